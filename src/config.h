@@ -1,0 +1,107 @@
+/*
+ * config.h - the configuration file: msmtp's grammar and key names.
+ *
+ *   # comment
+ *   defaults
+ *   key value
+ *   account NAME [: PARENT[,PARENT...]]
+ *   key value
+ *   account default : NAME
+ *
+ * "defaults" settings apply to every account defined after them; an account
+ * inherits from its parents in order, then sets its own keys. Values may be
+ * double-quoted (with \" and \\ escapes) to keep spaces; lines have no
+ * length limit. Knows nothing of sockets or SMTP: it yields filled
+ * struct account values that main turns into session parameters.
+ */
+#ifndef POSTIE_CONFIG_H
+#define POSTIE_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+/* Bits of struct account.set: which keys were given (for inheritance). */
+enum config_key {
+	CONFIG_HOST = 1u << 0,
+	CONFIG_PORT = 1u << 1,
+	CONFIG_FROM = 1u << 2,
+	CONFIG_DOMAIN = 1u << 3,
+	CONFIG_TIMEOUT = 1u << 4,
+	CONFIG_TLS = 1u << 5,
+	CONFIG_TLS_STARTTLS = 1u << 6,
+	CONFIG_AUTH = 1u << 7,
+	CONFIG_USER = 1u << 8,
+	CONFIG_PASSWORD = 1u << 9,
+	CONFIG_PASSWORDEVAL = 1u << 10,
+	CONFIG_LOGFILE = 1u << 11,
+	CONFIG_SYSLOG = 1u << 12,
+};
+
+#define CONFIG_TIMEOUT_DEFAULT 60
+
+struct account {
+	char *name;
+	char *host;         /* NULL until set; required to send */
+	unsigned port;      /* 0 = default: 587 with STARTTLS, 465 implicit,
+	                       25 with tls off */
+	char *from;         /* envelope sender, NULL if not set */
+	char *domain;       /* EHLO argument, NULL = this host's FQDN */
+	unsigned timeout;   /* seconds for every read and write; default 60 */
+	int tls;            /* 1 (default) or 0 after "tls off" */
+	int tls_starttls;   /* 1 (default): STARTTLS; 0: implicit TLS */
+	char *auth;         /* NULL = on when user is set; "on", "off", or a
+	                       mechanism name in upper case */
+	char *user;
+	char *password;     /* a literal password from the file, or NULL */
+	char *passwordeval; /* a command whose output is the password, or NULL */
+	char *logfile;      /* NULL = none, "-" = stderr */
+	char *syslog;       /* NULL = off, "on" = LOG_MAIL, or "LOG_xxx" */
+	unsigned set;       /* enum config_key bits given for this account */
+	char *file;         /* where the account was defined, for messages */
+	unsigned line;
+};
+
+struct config {
+	struct account *accounts; /* in file order */
+	size_t naccounts;
+	char *path;               /* the file read */
+	const struct account *dflt; /* "account default" (or the account
+	                               named "default"), NULL if none */
+};
+
+/*
+ * Find and read the configuration. path non-NULL (-C FILE) reads exactly
+ * that file. NULL searches, first match wins:
+ *   $XDG_CONFIG_HOME/postie/config (~/.config/postie/config), ~/.postierc,
+ *   ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config,
+ *   then the system file SYSCONFDIR/postie.conf, SYSCONFDIR/msmtprc.
+ * On success cfg owns everything (config_release frees it).
+ * Errors: ERR_NOINPUT (66) for an -C file that does not exist or cannot be
+ * read, ERR_CONFIG (78) for "file:line: what" grammar errors, an unknown
+ * key, a bad value, no file found, or a file holding a literal password
+ * that group or others can read (the message gives the chmod that fixes
+ * it).
+ */
+int config_load(struct config *cfg, const char *path, struct error *err);
+/* Parse text as if read from a file named name (for tests and -C). */
+int config_parse(struct config *cfg, const char *name, const char *text,
+	size_t len, struct error *err);
+void config_release(struct config *cfg);
+
+/*
+ * Choose the account: by name when name is non-NULL (ERR_CONFIG if there
+ * is none), else the first account whose from matches sender (case-
+ * insensitive; exact, glob with * and ?, or user+tag@domain matching
+ * user@domain), else the default account. ERR_CONFIG when nothing fits.
+ */
+const struct account *config_choose(const struct config *cfg,
+	const char *name, const char *sender, struct error *err);
+
+/*
+ * Refuse settings this build cannot honour yet (TLS and AUTH until they are
+ * implemented) and accounts without a host: ERR_CONFIG naming file:line.
+ */
+int config_check_account(const struct account *acct, struct error *err);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * iobuf.h - buffered line I/O over a swappable back end, with hard caps
+ * and deadlines.
+ *
+ * The back end is two functions (read, write) and a context: the plain
+ * socket by default; STARTTLS swaps in the TLS record layer and nothing
+ * above notices. Every wait goes through poll() against a deadline, so a
+ * peer that drips one byte a second cannot hold postie past its timeout.
+ * Output is queued and leaves in one write per flush: a pipelined command
+ * group is one write, one TCP segment, later one TLS record.
+ */
+#ifndef POSTIE_IOBUF_H
+#define POSTIE_IOBUF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define IOBUF_LINE_MAX 4096 /* one input line incl. CRLF */
+
+struct iobuf_backend {
+	/* Like read(2)/write(2): bytes moved, 0 at EOF (read), -1 with errno;
+	   EAGAIN when the call would block. */
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	ssize_t (*write)(void *ctx, const void *buf, size_t len);
+	/* Bytes the back end already holds decrypted (TLS), so poll() would
+	   wrongly wait; NULL for plain sockets. */
+	size_t (*pending)(void *ctx);
+	void *ctx;
+};
+
+struct iobuf {
+	int fd;          /* non-blocking socket */
+	struct iobuf_backend be;
+	char in[IOBUF_LINE_MAX * 2];
+	size_t in_start; /* first unread byte */
+	size_t in_end;   /* one past the last buffered byte */
+	struct buf out;  /* queued output */
+	int timeout_ms;  /* for each operation that starts a wait */
+	long long deadline_ms; /* monotonic; 0 = none set (use timeout_ms) */
+};
+
+/* Take over fd (made non-blocking) with the plain back end. timeout in
+   seconds. */
+void iobuf_init(struct iobuf *io, int fd, unsigned timeout);
+/* Replace the back end (NULL: back to plain fd). */
+void iobuf_set_backend(struct iobuf *io, const struct iobuf_backend *be);
+/* Start a deadline now + timeout covering every read until cleared:
+   the timeout bounds a whole reply, not each byte. */
+void iobuf_start_deadline(struct iobuf *io);
+void iobuf_clear_deadline(struct iobuf *io);
+
+/*
+ * Read one line. *line points into the buffer (valid until the next call)
+ * and excludes the CRLF (a bare LF is also accepted as the end). Errors:
+ * ERR_TEMP for timeout or the peer closing ("connection closed by
+ * server"), ERR_PROTOCOL for a line longer than IOBUF_LINE_MAX, ERR_IO for
+ * other read errors.
+ */
+int iobuf_getline(struct iobuf *io, const char **line, size_t *len,
+	struct error *err);
+/* Bytes received but not yet consumed. */
+size_t iobuf_buffered(const struct iobuf *io);
+
+/* Queue bytes for the next flush (memory is capped only by the caller). */
+void iobuf_queue(struct iobuf *io, const void *p, size_t len);
+void iobuf_queuef(struct iobuf *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Bytes queued and not yet written. */
+size_t iobuf_queued(const struct iobuf *io);
+/* Write everything queued. Errors: ERR_TEMP (timeout, peer gone),
+   ERR_IO. */
+int iobuf_flush(struct iobuf *io, struct error *err);
+
+/* Free buffers; closes nothing (the fd belongs to the caller). */
+void iobuf_release(struct iobuf *io);
+
+#endif

@@ -1,0 +1,3 @@
+/* STUB: being written. */
+#include "autoconf.h"
+int main(void) { return 70; }
