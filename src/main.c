@@ -1,3 +1,726 @@
-/* STUB: being written. */
+/*
+ * main.c - the sendmail command line, and the only exit().
+ *
+ * argv -> options -> config -> account -> spool (message) -> envelope ->
+ * session -> outcome -> exit code. Each step is a call into a module that
+ * returns 0/-1 and a struct error; this file decides what the user sees.
+ */
 #include "autoconf.h"
-int main(void) { return 70; }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "message.h"
+#include "net.h"
+#include "smtp.h"
+#include "xmalloc.h"
+
+struct options {
+	int read_headers;      /* -t */
+	int to_eof;            /* -i, -oi */
+	const char *sender;    /* -f / -r, NULL if not given */
+	const char *fullname;  /* -F */
+	enum smtp_body body;   /* -B */
+	const char *notify;    /* -N */
+	const char *ret;       /* -R */
+	const char *envid;     /* -V */
+	int verbose;           /* -v, repeatable */
+	const char *config;    /* -C */
+	const char *account;   /* -a */
+	int help, version;
+	char **rcpts;          /* operands */
+	int nrcpts;
+};
+
+/*
+ * The flag table. Every flag a caller may pass is here: handled, or
+ * deliberately ignored because it only tunes a full MTA's behaviour
+ * (delivery mode, queueing, error mode) that a submission client does not
+ * have. Anything else is refused with EX_USAGE, so a typo never goes
+ * unnoticed. The man page lists the same table.
+ */
+enum flag_arg {
+	FLAG_NONE,     /* no argument */
+	FLAG_ARG,      /* argument glued (-fADDR) or in the next word */
+	FLAG_GLUED,    /* optional argument, glued only (-d0.1) */
+};
+
+struct flag {
+	char letter;
+	enum flag_arg arg;
+	int (*handle)(struct options *o, const char *arg, struct error *err);
+	const char *help;
+};
+
+static int
+flag_ignore(struct options *o, const char *arg, struct error *err)
+{
+	(void)o, (void)arg, (void)err;
+	return 0;
+}
+
+static int
+flag_t(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->read_headers = 1;
+	return 0;
+}
+
+static int
+flag_i(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->to_eof = 1;
+	return 0;
+}
+
+static int
+flag_v(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->verbose++;
+	return 0;
+}
+
+static int
+flag_f(struct options *o, const char *arg, struct error *err)
+{
+	(void)err;
+	o->sender = arg;
+	return 0;
+}
+
+static int
+flag_F(struct options *o, const char *arg, struct error *err)
+{
+	(void)err;
+	o->fullname = arg;
+	return 0;
+}
+
+static int
+flag_B(struct options *o, const char *arg, struct error *err)
+{
+	if (strcasecmp(arg, "7BIT") == 0) {
+		o->body = SMTP_BODY_7BIT;
+	} else if (strcasecmp(arg, "8BITMIME") == 0) {
+		o->body = SMTP_BODY_8BITMIME;
+	} else {
+		error_set(err, ERR_USAGE, "-B: body type must be 7BIT or "
+			"8BITMIME, not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE, DELAY. */
+static int
+flag_N(struct options *o, const char *arg, struct error *err)
+{
+	static const char *const words[] = {"never", "success", "failure",
+		"delay"};
+	const char *p = arg;
+	int nwords = 0, never = 0;
+
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < 4; i++)
+			if (strlen(words[i]) == len && !strncasecmp(p, words[i], len))
+				break;
+		if (i == 4) {
+			error_set(err, ERR_USAGE, "-N: '%.*s' is not one of "
+				"never, success, failure, delay", (int)len, p);
+			return -1;
+		}
+		never |= i == 0;
+		nwords++;
+		p += len + (p[len] == ',');
+	}
+	if (nwords == 0 || (never && nwords > 1)) {
+		error_set(err, ERR_USAGE, "-N: give never alone, or any of "
+			"success, failure, delay");
+		return -1;
+	}
+	o->notify = arg;
+	return 0;
+}
+
+static int
+flag_R(struct options *o, const char *arg, struct error *err)
+{
+	if (strcasecmp(arg, "full") && strcasecmp(arg, "hdrs")) {
+		error_set(err, ERR_USAGE, "-R: must be full or hdrs, not '%s'",
+			arg);
+		return -1;
+	}
+	o->ret = arg;
+	return 0;
+}
+
+/* RFC 3461 §4.4: ENVID is xtext, printable ASCII up to 100 characters. */
+static int
+flag_V(struct options *o, const char *arg, struct error *err)
+{
+	size_t len = strlen(arg);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '+' || c == '=') {
+			error_set(err, ERR_USAGE, "-V: the envelope id may hold "
+				"only printable ASCII without '+', '=' or space");
+			return -1;
+		}
+	}
+	if (len == 0 || len > 100) {
+		error_set(err, ERR_USAGE, "-V: the envelope id must be 1 to "
+			"100 characters");
+		return -1;
+	}
+	o->envid = arg;
+	return 0;
+}
+
+static int
+flag_C(struct options *o, const char *arg, struct error *err)
+{
+	(void)err;
+	o->config = arg;
+	return 0;
+}
+
+static int
+flag_a(struct options *o, const char *arg, struct error *err)
+{
+	(void)err;
+	o->account = arg;
+	return 0;
+}
+
+/* -bm (deliver mail, the default) is the only mode this version has. */
+static int
+flag_b(struct options *o, const char *arg, struct error *err)
+{
+	(void)o;
+	if (strcmp(arg, "m") == 0)
+		return 0;
+	error_set(err, ERR_USAGE, "-b%s: mode not supported; postie is a mail "
+		"submission client (only -bm)", arg);
+	return -1;
+}
+
+static int
+flag_d(struct options *o, const char *arg, struct error *err)
+{
+	(void)o, (void)arg, (void)err;
+	printf("postie version %s\n", PACKAGE_VERSION);
+	return 0;
+}
+
+/* -oi is -i; every other -o option tunes a full MTA and is ignored. */
+static int
+flag_o(struct options *o, const char *arg, struct error *err)
+{
+	if (strcmp(arg, "i") == 0)
+		return flag_i(o, arg, err);
+	return 0;
+}
+
+static const struct flag flags[] = {
+	{'t', FLAG_NONE, flag_t, "recipients also from To:, Cc:, Bcc:"},
+	{'i', FLAG_NONE, flag_i, "a line holding only '.' does not end input"},
+	{'f', FLAG_ARG, flag_f, "envelope sender ('' or <> = null sender)"},
+	{'r', FLAG_ARG, flag_f, "same as -f"},
+	{'F', FLAG_ARG, flag_F, "full name of the sender"},
+	{'B', FLAG_ARG, flag_B, "body type: 7BIT or 8BITMIME"},
+	{'N', FLAG_ARG, flag_N, "DSN: never, or success,failure,delay"},
+	{'R', FLAG_ARG, flag_R, "DSN: return full or hdrs"},
+	{'V', FLAG_ARG, flag_V, "DSN: envelope id"},
+	{'v', FLAG_NONE, flag_v, "show the SMTP dialogue on stderr"},
+	{'C', FLAG_ARG, flag_C, "read this configuration file"},
+	{'a', FLAG_ARG, flag_a, "use this account"},
+	{'b', FLAG_ARG, flag_b, "mode: only -bm (deliver mail)"},
+	{'d', FLAG_GLUED, flag_d, "debug: prints the version"},
+	{'o', FLAG_ARG, flag_o, "-oi as -i; other -o options ignored"},
+	{'O', FLAG_ARG, flag_ignore, "ignored (option=value)"},
+	{'L', FLAG_ARG, flag_ignore, "ignored (syslog tag)"},
+	{'h', FLAG_ARG, flag_ignore, "ignored (hop count)"},
+	{'A', FLAG_ARG, flag_ignore, "ignored"},
+	{'p', FLAG_ARG, flag_ignore, "ignored (protocol)"},
+	{'X', FLAG_ARG, flag_ignore, "ignored (traffic log)"},
+	{'U', FLAG_NONE, flag_ignore, "ignored (initial submission)"},
+	{'G', FLAG_NONE, flag_ignore, "ignored (gateway submission)"},
+	{'m', FLAG_NONE, flag_ignore, "ignored (me too)"},
+	{'n', FLAG_NONE, flag_ignore, "ignored (no aliasing)"},
+};
+
+static const struct flag *
+flag_find(char letter)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (flags[i].letter == letter)
+			return &flags[i];
+	return NULL;
+}
+
+static int
+options_long(struct options *o, const char *word, struct error *err)
+{
+	if (strcmp(word, "--help") == 0) {
+		o->help = 1;
+		return 0;
+	}
+	if (strcmp(word, "--version") == 0) {
+		o->version = 1;
+		return 0;
+	}
+	error_set(err, ERR_USAGE, "unknown option '%s' (see postie --help)",
+		word);
+	return -1;
+}
+
+/* One word of clustered flags ("-ti", "-fADDR", "-f ADDR"); advances *i. */
+static int
+options_word(struct options *o, int argc, char **argv, int *i,
+	struct error *err)
+{
+	const char *w = argv[*i];
+
+	for (size_t k = 1; w[k]; k++) {
+		const struct flag *f = flag_find(w[k]);
+		const char *arg = NULL;
+
+		if (f == NULL) {
+			error_set(err, ERR_USAGE, "unknown option '-%c' (see "
+				"postie --help)", w[k]);
+			return -1;
+		}
+		if (f->arg == FLAG_NONE)
+			goto handle;
+		arg = w + k + 1;
+		if (*arg == '\0' && f->arg == FLAG_ARG) {
+			if (*i + 1 >= argc) {
+				error_set(err, ERR_USAGE, "option '-%c' needs "
+					"a value", f->letter);
+				return -1;
+			}
+			arg = argv[++*i];
+		}
+	handle:
+		if (f->handle(o, arg ? arg : "", err) < 0)
+			return -1;
+		if (arg)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Parse argv. Options stop at the first operand or "--", as Postfix's
+ * sendmail does, so an address can never be taken for an option.
+ */
+static int
+options_parse(struct options *o, int argc, char **argv, struct error *err)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (strcmp(w, "--") == 0) {
+			i++;
+			break;
+		}
+		if (w[0] != '-' || w[1] == '\0')
+			break;
+		if (w[1] == '-') {
+			if (options_long(o, w, err) < 0)
+				return -1;
+			continue;
+		}
+		if (options_word(o, argc, argv, &i, err) < 0)
+			return -1;
+	}
+	o->rcpts = argv + i;
+	o->nrcpts = argc - i;
+	return 0;
+}
+
+static void
+usage(void)
+{
+	printf("usage: postie [options] [--] [recipient ...]\n"
+	       "Submit the message on standard input to the SMTP server of "
+	       "the chosen account.\n\n");
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		printf("  -%c%-8s %s\n", flags[i].letter,
+			flags[i].arg == FLAG_ARG ? " VALUE" : "", flags[i].help);
+	printf("  --help     this text\n"
+	       "  --version  the version\n\n"
+	       "Exit status follows <sysexits.h>: 0 sent, 75 try again "
+	       "later, others permanent.\nSee postie(1) and postie.conf(5).\n");
+}
+
+/* ------------------------------------------------------------------ */
+
+struct envelope {
+	char *sender;        /* "" for the null sender */
+	struct address_list rcpts;
+};
+
+/* Bytes that would let an argument smuggle a new command or parameter
+   onto the wire (RFC 5321 §4.1.2 allows none of them in a path). */
+static int
+check_argument(const char *what, const char *arg, struct error *err)
+{
+	char esc[512];
+
+	if (strpbrk(arg, "\r\n") == NULL)
+		return 0;
+	error_set(err, ERR_DATA, "%s '%s': contains a line break", what,
+		log_escape(esc, sizeof(esc), arg, strlen(arg)));
+	return -1;
+}
+
+/* Append the mailboxes of one address list to l, leaving out duplicates
+   (compared case-insensitively). */
+static void
+envelope_add(struct address_list *l, struct address_list *more)
+{
+	for (size_t i = 0; i < more->n; i++) {
+		struct address *a = &more->v[i];
+		size_t j;
+
+		for (j = 0; j < l->n; j++)
+			if (strcasecmp(l->v[j].mailbox, a->mailbox) == 0)
+				break;
+		if (j < l->n)
+			continue;
+		l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+		l->v[l->n++] = *a;
+		memset(a, 0, sizeof(*a));
+	}
+	address_list_release(more);
+}
+
+static int
+envelope_args(struct envelope *env, const struct options *o,
+	struct error *err)
+{
+	for (int i = 0; i < o->nrcpts; i++) {
+		struct address_list more;
+
+		if (check_argument("recipient", o->rcpts[i], err) < 0)
+			return -1;
+		address_list_init(&more);
+		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]), &more,
+			    err) < 0) {
+			address_list_release(&more);
+			error_prefix(err, "recipient '%s'", o->rcpts[i]);
+			return -1;
+		}
+		envelope_add(&env->rcpts, &more);
+	}
+	return 0;
+}
+
+/* -f takes "addr", "Name <addr>", "<addr>", or "<>" / "" (null sender). */
+static int
+envelope_sender(struct envelope *env, const char *arg, struct error *err)
+{
+	struct address_list l;
+
+	if (check_argument("sender", arg, err) < 0)
+		return -1;
+	if (arg[0] == '\0' || strcmp(arg, "<>") == 0) {
+		env->sender = xstrdup("");
+		return 0;
+	}
+	address_list_init(&l);
+	if (address_parse_list(arg, strlen(arg), &l, err) < 0 || l.n != 1) {
+		if (l.n > 1)
+			error_set(err, ERR_DATA, "more than one address");
+		error_prefix(err, "sender '%s'", arg);
+		address_list_release(&l);
+		return -1;
+	}
+	env->sender = xstrdup(l.v[0].mailbox);
+	address_list_release(&l);
+	return 0;
+}
+
+static int
+envelope_check(const struct envelope *env, struct error *err)
+{
+	if (env->sender[0] && address_check_envelope(env->sender, err) < 0) {
+		error_prefix(err, "sender");
+		return -1;
+	}
+	for (size_t i = 0; i < env->rcpts.n; i++) {
+		if (address_check_envelope(env->rcpts.v[i].mailbox, err) < 0) {
+			error_prefix(err, "recipient");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* -t: add the header's recipients; Bcc never reaches the server. */
+static int
+envelope_headers(struct envelope *env, struct message *msg,
+	struct error *err)
+{
+	struct address_list more;
+
+	address_list_init(&more);
+	if (message_header_recipients(msg, &more, err) < 0) {
+		address_list_release(&more);
+		return -1;
+	}
+	envelope_add(&env->rcpts, &more);
+	message_remove_fields(msg, "Bcc");
+	message_remove_fields(msg, "Resent-Bcc");
+	return 0;
+}
+
+static void
+envelope_release(struct envelope *env)
+{
+	free(env->sender);
+	address_list_release(&env->rcpts);
+}
+
+/* ------------------------------------------------------------------ */
+
+static ssize_t
+source_read(void *ctx, char *buf, size_t cap, struct error *err)
+{
+	return message_reader_read(ctx, buf, cap, err);
+}
+
+static void
+source_rewind(void *ctx, int dotstuff)
+{
+	struct message_reader *r = ctx;
+
+	message_reader_init(r, r->msg, dotstuff);
+}
+
+static unsigned
+account_port(const struct account *acct)
+{
+	if (acct->port)
+		return acct->port;
+	if (!acct->tls)
+		return 25;
+	return acct->tls_starttls ? 587 : 465;
+}
+
+/* Name each refused recipient with the server's words. */
+static void
+report_refused(const struct smtp_rcpt *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].reply && r[i].code >= 400)
+			fprintf(stderr, "postie: recipient <%s>: server said: "
+				"%d %s\n", r[i].addr, r[i].code, r[i].reply);
+}
+
+struct submission {
+	const struct account *acct;
+	struct envelope *env;
+	struct message *msg;
+	const struct options *opt;
+	struct smtp_rcpt *rcpts;
+	int final_code;
+	char *final_text;
+};
+
+static int
+submit(struct submission *sub, struct error *err)
+{
+	struct smtp_params params = {0};
+	struct smtp_envelope senv = {0};
+	struct smtp_session s;
+	struct message_reader reader;
+	struct smtp_source src = {0};
+	int fd, r;
+
+	params.helo_name = sub->acct->domain ? sub->acct->domain : net_fqdn();
+	params.timeout = sub->acct->timeout;
+	senv.sender = sub->env->sender;
+	senv.rcpts = sub->rcpts;
+	senv.nrcpts = sub->env->rcpts.n;
+	senv.body = sub->opt->body;
+	senv.dsn_notify = sub->opt->notify;
+	senv.dsn_ret = sub->opt->ret;
+	senv.dsn_envid = sub->opt->envid;
+	message_reader_init(&reader, sub->msg, 1);
+	src.read = source_read;
+	src.rewind = source_rewind;
+	src.ctx = &reader;
+	src.size = message_wire_size(sub->msg);
+	src.has_8bit = sub->msg->has_8bit;
+
+	log_info("connecting to %s port %u", sub->acct->host,
+		account_port(sub->acct));
+	fd = net_connect(sub->acct->host, account_port(sub->acct),
+		sub->acct->timeout, err);
+	if (fd < 0)
+		return -1;
+	/* smtp_quit knows whether the session still allows a QUIT (not
+	   after a 421, a timeout or an aborted DATA). */
+	r = smtp_open(&s, fd, &params, err);
+	if (r == 0)
+		r = smtp_send(&s, &senv, &src, err);
+	smtp_quit(&s);
+	sub->final_code = s.final_code;
+	sub->final_text = s.final_text ? xstrdup(s.final_text) : NULL;
+	smtp_close(&s);
+	return r;
+}
+
+static void
+log_outcome(const struct submission *sub, const struct error *err)
+{
+	struct log_record rec = {0};
+	const char **rcpts;
+	struct error lerr;
+
+	if (!sub->acct || (!sub->acct->logfile && !sub->acct->syslog))
+		return;
+	rcpts = xcalloc(sub->env->rcpts.n + 1, sizeof(*rcpts));
+	for (size_t i = 0; i < sub->env->rcpts.n; i++)
+		rcpts[i] = sub->env->rcpts.v[i].mailbox;
+	rec.host = sub->acct->host;
+	rec.tls = sub->acct->tls;
+	rec.auth = 0;
+	rec.user = sub->acct->user;
+	rec.from = sub->env->sender;
+	rec.rcpts = rcpts;
+	rec.nrcpts = sub->env->rcpts.n;
+	rec.mailsize = (long long)message_wire_size(sub->msg);
+	rec.outcome = err;
+	rec.smtp_code = sub->final_code;
+	rec.smtp_text = sub->final_text;
+	error_clear(&lerr);
+	if (log_write_record(&rec, sub->acct->logfile, sub->acct->syslog,
+		    &lerr) < 0)
+		fprintf(stderr, "postie: %s\n", lerr.text);
+	free(rcpts);
+}
+
+/* Everything after the command line: config, input, envelope, session. */
+static int
+run(const struct options *opt, struct error *err)
+{
+	struct config cfg = {0};
+	struct message msg = {0};
+	struct envelope env = {0};
+	struct message_opts mopts = {0};
+	struct submission sub = {0};
+	int r = -1, have_cfg = 0, have_msg = 0;
+
+	address_list_init(&env.rcpts);
+	if (opt->sender && envelope_sender(&env, opt->sender, err) < 0)
+		goto out;
+	if (envelope_args(&env, opt, err) < 0)
+		goto out;
+	if (env.rcpts.n == 0 && !opt->read_headers) {
+		error_set(err, ERR_USAGE, "no recipients given (name them as "
+			"arguments, or use -t to read them from the header)");
+		goto out;
+	}
+	if (config_load(&cfg, opt->config, err) < 0)
+		goto out;
+	have_cfg = 1;
+	sub.acct = config_choose(&cfg, opt->account, env.sender, err);
+	if (!sub.acct || config_check_account(sub.acct, err) < 0)
+		goto out;
+	if (!env.sender && sub.acct->from &&
+	    envelope_sender(&env, sub.acct->from, err) < 0) {
+		error_prefix(err, "account '%s': from", sub.acct->name);
+		goto out;
+	}
+	if (!env.sender) {
+		error_set(err, ERR_CONFIG, "no envelope sender: use -f, or set "
+			"'from' in account '%s' of %s", sub.acct->name, cfg.path);
+		goto out;
+	}
+
+	mopts.dot_ends = !opt->to_eof;
+	if (message_read(&msg, STDIN_FILENO, &mopts, err) < 0) {
+		error_prefix(err, "standard input");
+		goto out;
+	}
+	have_msg = 1;
+	if (opt->read_headers && envelope_headers(&env, &msg, err) < 0)
+		goto out;
+	if (env.rcpts.n == 0) {
+		error_set(err, ERR_USAGE, "no recipients: none given as "
+			"arguments and none in the To:, Cc: or Bcc: header");
+		goto out;
+	}
+	if (envelope_check(&env, err) < 0)
+		goto out;
+
+	sub.env = &env;
+	sub.msg = &msg;
+	sub.opt = opt;
+	sub.rcpts = xcalloc(env.rcpts.n, sizeof(*sub.rcpts));
+	for (size_t i = 0; i < env.rcpts.n; i++)
+		sub.rcpts[i].addr = env.rcpts.v[i].mailbox;
+	r = submit(&sub, err);
+	if (r < 0)
+		report_refused(sub.rcpts, env.rcpts.n);
+	log_outcome(&sub, err);
+	smtp_rcpts_release(sub.rcpts, env.rcpts.n);
+	free(sub.rcpts);
+	free(sub.final_text);
+out:
+	if (have_msg)
+		message_release(&msg);
+	if (have_cfg)
+		config_release(&cfg);
+	envelope_release(&env);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = {0};
+	struct error err;
+
+	error_clear(&err);
+	if (options_parse(&opt, argc, argv, &err) < 0) {
+		fprintf(stderr, "postie: %s\n", err.text);
+		return EX_USAGE;
+	}
+	if (opt.help || opt.version) {
+		if (opt.help)
+			usage();
+		else
+			printf("postie %s\n", PACKAGE_VERSION);
+		return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+	}
+	log_set_verbose(opt.verbose);
+	if (run(&opt, &err) < 0) {
+		if (err.cls == ERR_NONE)
+			error_set(&err, ERR_SOFTWARE, "failed without a reason "
+				"(a bug: please report it)");
+		fprintf(stderr, "postie: %s\n", err.text);
+		return log_exit_code(err.cls);
+	}
+	return EX_OK;
+}
