@@ -39,6 +39,10 @@ enum config_key {
 };
 
 #define CONFIG_TIMEOUT_DEFAULT 60
+/* The largest configuration file read (the only bound on a line's length). */
+#define CONFIG_FILE_MAX (1024u * 1024u)
+/* How many candidate files config_load searches at most. */
+#define CONFIG_SEARCH_MAX 8
 
 struct account {
 	char *name;
@@ -84,7 +88,26 @@ struct config {
  * it).
  */
 int config_load(struct config *cfg, const char *path, struct error *err);
-/* Parse text as if read from a file named name (for tests and -C). */
+/*
+ * The candidate files config_load searches, in order, for the given $HOME,
+ * $XDG_CONFIG_HOME and system directory (each may be NULL; an empty home
+ * or a relative xdg is ignored, and xdg defaults to home/.config). Stores
+ * at most max newly allocated paths (the caller frees each) and returns how
+ * many.
+ */
+size_t config_search_list(char **paths, size_t max, const char *home,
+	const char *xdg, const char *sysdir);
+/*
+ * Load the first of paths that exists. A file that exists but cannot be
+ * read is an error (ERR_NOINPUT), not a reason to try the next one. None
+ * exists: ERR_CONFIG "no configuration file found (looked in ...)".
+ */
+int config_load_first(struct config *cfg, char *const *paths, size_t npaths,
+	struct error *err);
+/*
+ * Parse text as if read from a file named name (for tests). No mode
+ * checks. On failure cfg is left empty (config_release is harmless).
+ */
 int config_parse(struct config *cfg, const char *name, const char *text,
 	size_t len, struct error *err);
 void config_release(struct config *cfg);

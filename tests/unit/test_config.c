@@ -1,3 +1,892 @@
+/*
+ * test_config.c - the configuration module: grammar, values, inheritance,
+ * every error with its file:line text and class, account choice, the
+ * permission rule, the file search order and -C.
+ */
 #include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "check.h"
-int main(void) { return check_finish(); }
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static char tmpdir[] = "/tmp/test_config.XXXXXX";
+
+static int
+parse(struct config *cfg, const char *text, struct error *err)
+{
+	error_clear(err);
+	return config_parse(cfg, "t.conf", text, strlen(text), err);
+}
+
+/* text must fail with exactly this message, class ERR_CONFIG. */
+static void
+expect_error(const char *text, const char *want)
+{
+	struct config cfg;
+	struct error err;
+
+	CHECK_INT(parse(&cfg, text, &err), -1);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	CHECK_STR(err.text, want);
+	CHECK(cfg.naccounts == 0 && cfg.accounts == NULL && cfg.path == NULL);
+	config_release(&cfg);
+}
+
+static char *
+path_in(const char *rel)
+{
+	size_t n = strlen(tmpdir) + strlen(rel) + 2;
+	char *p = xmalloc(n);
+
+	snprintf(p, n, "%s/%s", tmpdir, rel);
+	return p;
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+		fchmod(fd, mode) < 0) {
+		perror(path);
+		exit(2);
+	}
+	close(fd);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* ---- grammar ------------------------------------------------------------ */
+
+static void
+test_grammar_comments_and_spacing(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg,
+		"# whole-line comment\n"
+		"\n"
+		"   # indented comment\n"
+		"account  one\n"
+		"\thost\tmail.example\t \n"
+		"from me#1@example.org\n"
+		"\t\n"
+		"domain client.test # not a comment\n",
+		&err),
+		-1);
+	/* '#' after a value is not a comment: domain gets 3 words, refused */
+	CHECK_STR(err.text, "t.conf:8: 'domain' must be one word, not "
+		"'client.test # not a comment'");
+	config_release(&cfg);
+
+	CHECK_INT(parse(&cfg,
+		"# c\naccount one\n\thost\tmail.example\t \n"
+		"from me#1@example.org\n",
+		&err),
+		0);
+	CHECK_INT(cfg.naccounts, 1);
+	a = &cfg.accounts[0];
+	CHECK_STR(a->name, "one");
+	CHECK_STR(a->host, "mail.example");
+	/* a '#' inside a value is kept */
+	CHECK_STR(a->from, "me#1@example.org");
+	CHECK_STR(a->file, "t.conf");
+	CHECK_INT(a->line, 2);
+	CHECK_STR(cfg.path, "t.conf");
+	config_release(&cfg);
+}
+
+static void
+test_grammar_quoting(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg,
+		"account q\n"
+		"password \"  two  spaces \\\"quoted\\\" back\\\\slash "
+		"\"\n"
+		"user \"a b\"   \n"
+		"from \"\"\n"
+		"passwordeval pass show \"mail\"\n",
+		&err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_STR(a->password, "  two  spaces \"quoted\" back\\slash ");
+	CHECK_STR(a->user, "a b");
+	/* "" is the empty value: from stays unset */
+	CHECK(a->from == NULL);
+	CHECK(a->set & CONFIG_FROM);
+	/* quotes not at the start are literal */
+	CHECK_STR(a->passwordeval, "pass show \"mail\"");
+	config_release(&cfg);
+}
+
+static void
+test_grammar_long_line_crlf_bom(void)
+{
+	struct config cfg;
+	struct error err;
+	size_t n = 150 * 1024, i;
+	char *text = xmalloc(n + 64), *p = text;
+
+	p += snprintf(p, 64, "account big\r\npassword ");
+	for (i = 0; i < n; i++)
+		*p++ = (char)('a' + i % 26);
+	memcpy(p, "\r\nhost h\r\n", 11);
+	CHECK_INT(parse(&cfg, text, &err), 0);
+	CHECK_INT(strlen(cfg.accounts[0].password), n);
+	CHECK(cfg.accounts[0].password[n - 1] == (char)('a' + (n - 1) % 26));
+	/* CRLF: the CR is not part of the value */
+	CHECK_STR(cfg.accounts[0].host, "h");
+	config_release(&cfg);
+	free(text);
+
+	/* no final newline; a UTF-8 BOM before the first line */
+	CHECK_INT(parse(&cfg,
+		"\xef\xbb\xbf"
+		"account x\nhost last",
+		&err),
+		0);
+	CHECK_STR(cfg.accounts[0].name, "x");
+	CHECK_STR(cfg.accounts[0].host, "last");
+	config_release(&cfg);
+
+	/* line numbers count CRLF lines */
+	expect_error("account a\r\n# c\r\nhots x\r\n",
+		"t.conf:3: unknown key 'hots'");
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+static void
+test_values_defaults(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg, "account plain\n", &err), 0);
+	a = &cfg.accounts[0];
+	CHECK(a->host == NULL && a->from == NULL && a->domain == NULL);
+	CHECK_INT(a->port, 0);
+	CHECK_INT(a->timeout, CONFIG_TIMEOUT_DEFAULT);
+	CHECK_INT(a->timeout, 60);
+	CHECK_INT(a->tls, 1);
+	CHECK_INT(a->tls_starttls, 1);
+	CHECK(a->auth == NULL && a->user == NULL && a->password == NULL);
+	CHECK(a->logfile == NULL && a->syslog == NULL);
+	CHECK_INT(a->set, 0);
+	CHECK(cfg.dflt == NULL);
+	config_release(&cfg);
+}
+
+static void
+test_values_parsed(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	setenv("HOME", "/home/u", 1);
+	CHECK_INT(parse(&cfg,
+		"account v\nport 25\ntimeout 5\ntls off\n"
+		"tls_starttls off\nauth plain\nsyslog log_local3\n"
+		"logfile ~/mail.log\ndomain client.test\n",
+		&err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->port, 25);
+	CHECK_INT(a->timeout, 5);
+	CHECK_INT(a->tls, 0);
+	CHECK_INT(a->tls_starttls, 0);
+	CHECK_STR(a->auth, "PLAIN");
+	CHECK_STR(a->syslog, "LOG_LOCAL3");
+	CHECK_STR(a->logfile, "/home/u/mail.log");
+	CHECK_STR(a->domain, "client.test");
+	CHECK_INT(a->set, CONFIG_PORT | CONFIG_TIMEOUT | CONFIG_TLS |
+		CONFIG_TLS_STARTTLS | CONFIG_AUTH |
+		CONFIG_SYSLOG | CONFIG_LOGFILE |
+		CONFIG_DOMAIN);
+	config_release(&cfg);
+
+	CHECK_INT(parse(&cfg,
+		"account w\nport 65535\ntimeout off\ntls on\n"
+		"auth off\nsyslog on\nlogfile -\n"
+		"account x\nport 1\nsyslog off\nauth on\n",
+		&err),
+		0);
+	CHECK_INT(cfg.accounts[0].port, 65535);
+	CHECK_INT(cfg.accounts[0].timeout, 60);
+	CHECK_INT(cfg.accounts[0].tls, 1);
+	CHECK_STR(cfg.accounts[0].auth, "off");
+	CHECK_STR(cfg.accounts[0].syslog, "on");
+	CHECK_STR(cfg.accounts[0].logfile, "-");
+	CHECK_INT(cfg.accounts[1].port, 1);
+	CHECK(cfg.accounts[1].syslog == NULL);
+	CHECK_STR(cfg.accounts[1].auth, "on");
+	config_release(&cfg);
+}
+
+/* ---- inheritance -------------------------------------------------------- */
+
+static void
+test_inheritance(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a, *b, *c, *d;
+
+	CHECK_INT(parse(&cfg,
+		"account early\nhost e\n"
+		"defaults\nport 2525\ntls off\ndomain d.test\n"
+		"account a\nhost ha\nfrom a@x\ntimeout 7\n"
+		"account b\nhost hb\nport 26\nuser ub\n"
+		"defaults\ntimeout 9\n"
+		"account c : a, b\nfrom c@x\n"
+		"account d : b,a\n"
+		"account default : a\n",
+		&err),
+		0);
+	CHECK_INT(cfg.naccounts, 6);
+	/* defaults apply only to accounts defined after them */
+	CHECK_INT(cfg.accounts[0].port, 0);
+	CHECK_INT(cfg.accounts[0].tls, 1);
+	a = &cfg.accounts[1];
+	CHECK_INT(a->port, 2525);
+	CHECK_INT(a->tls, 0);
+	CHECK_STR(a->domain, "d.test");
+	CHECK_INT(a->timeout, 7);
+	b = &cfg.accounts[2];
+	CHECK_INT(b->port, 26);
+	CHECK_INT(b->timeout, 60);
+	/* c: defaults (timeout 9), then a, then b, then its own lines */
+	c = &cfg.accounts[3];
+	CHECK_STR(c->host, "hb");
+	CHECK_INT(c->port, 26);
+	CHECK_STR(c->user, "ub");
+	CHECK_INT(c->timeout, 7);
+	CHECK_STR(c->from, "c@x");
+	CHECK_STR(c->domain, "d.test");
+	/* d: b then a, so a's host and from win */
+	d = &cfg.accounts[4];
+	CHECK_STR(d->host, "ha");
+	CHECK_STR(d->from, "a@x");
+	CHECK_INT(d->port, 2525);
+	CHECK_STR(d->user, "ub");
+	config_release(&cfg);
+
+	/* "account default : NAME" makes the default, inheriting NAME */
+	CHECK_INT(parse(&cfg,
+		"account work\nhost w\nfrom me@work\n"
+		"account default : work\nport 587\n",
+		&err),
+		0);
+	CHECK(cfg.dflt == &cfg.accounts[1]);
+	CHECK_STR(cfg.dflt->name, "default");
+	CHECK_STR(cfg.dflt->host, "w");
+	CHECK_INT(cfg.dflt->port, 587);
+	CHECK_INT(cfg.accounts[0].port, 0);
+	config_release(&cfg);
+
+	/* an account literally named "default" is the default */
+	CHECK_INT(parse(&cfg, "account x\naccount default\nhost h\n", &err), 0);
+	CHECK_STR(cfg.dflt->host, "h");
+	config_release(&cfg);
+
+	/* an empty value unsets an inherited one */
+	CHECK_INT(parse(&cfg,
+		"defaults\nuser u\nfrom f@x\n"
+		"account a\nuser\nfrom \"\"\n",
+		&err),
+		0);
+	CHECK(cfg.accounts[0].user == NULL && cfg.accounts[0].from == NULL);
+	config_release(&cfg);
+}
+
+/* ---- errors: every one with file:line and class ERR_CONFIG -------------- */
+
+static void
+test_errors_keys(void)
+{
+	static const char *const unsupported[] = {
+		"tls_trust_file",
+		"tls_fingerprint",
+		"tls_cert_file",
+		"tls_key_file",
+		"tls_certcheck",
+		"tls_priorities",
+		"tls_min_dh_prime_bits",
+		"tls_host_override",
+		"tls_crl_file",
+		"ntlmdomain",
+		"auto_from",
+		"maildomain",
+		"dsn_notify",
+		"dsn_return",
+		"set_from_header",
+		"set_date_header",
+		"set_msgid_header",
+		"remove_bcc_headers",
+		"undisclosed_recipients",
+		"source_ip",
+		"proxy_host",
+		"proxy_port",
+		"socket",
+		"logfile_time_format",
+		"aliases",
+		"eval",
+		"add_missing_from_header",
+		"add_missing_date_header",
+		"protocol",
+		"allow_from_override",
+	};
+	char text[128], want[128];
+	size_t i;
+
+	expect_error("account a\n\nhots x\n", "t.conf:3: unknown key 'hots'");
+	expect_error("account a\nHost x\n", "t.conf:2: unknown key 'Host'");
+	expect_error("account a\nkey\x01x y\n",
+		"t.conf:2: control character \\x01 in the line");
+	expect_error("account a\nhost a\x7f\n",
+		"t.conf:2: control character \\x7f in the line");
+	expect_error("account a\nhost a\rb\n",
+		"t.conf:2: control character \\x0d in the line");
+	/* a NUL would silently cut a value short */
+	{
+		static const char nul[] = "account a\nhost a\0b\n";
+		struct config cfg;
+		struct error err;
+
+		CHECK_INT(config_parse(&cfg, "t.conf", nul, sizeof(nul) - 1,
+			&err),
+			-1);
+		CHECK_STR(err.text, "t.conf:2: control character \\x00 in "
+			"the line");
+	}
+	for (i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		snprintf(text, sizeof(text), "defaults\n%s x\n",
+			unsupported[i]);
+		snprintf(want, sizeof(want),
+			"t.conf:2: '%s' is not supported yet", unsupported[i]);
+		expect_error(text, want);
+	}
+	expect_error(
+		"host x\n",
+		"t.conf:1: 'host' before any 'account' or 'defaults' line");
+	expect_error("defaults x\n", "t.conf:1: 'defaults' takes no value");
+}
+
+static void
+test_errors_values(void)
+{
+	expect_error(
+		"account a\nport 0\n",
+		"t.conf:2: 'port' must be a number from 1 to 65535, not '0'");
+	expect_error("account a\nport 65536\n",
+		"t.conf:2: 'port' must be a number from 1 to 65535, not "
+		"'65536'");
+	expect_error(
+		"account a\nport +25\n",
+		"t.conf:2: 'port' must be a number from 1 to 65535, not '+25'");
+	expect_error(
+		"account a\nport 25x\n",
+		"t.conf:2: 'port' must be a number from 1 to 65535, not '25x'");
+	expect_error("account a\nport smtp\n",
+		"t.conf:2: 'port' must be a number from 1 to 65535, not "
+		"'smtp'");
+	expect_error("account a\nport\n", "t.conf:2: 'port' needs a value");
+	expect_error(
+		"account a\ntimeout 0\n",
+		"t.conf:2: 'timeout' must be a number of seconds from 1 to "
+		"86400, or 'off', not '0'");
+	expect_error(
+		"account a\ntimeout 1m\n",
+		"t.conf:2: 'timeout' must be a number of seconds from 1 to "
+		"86400, or 'off', not '1m'");
+	expect_error("account a\ntls yes\n",
+		"t.conf:2: 'tls' must be 'on' or 'off', not 'yes'");
+	expect_error(
+		"account a\ntls_starttls ON\n",
+		"t.conf:2: 'tls_starttls' must be 'on' or 'off', not 'ON'");
+	expect_error("account a\ntls\n", "t.conf:2: 'tls' needs a value");
+	expect_error("account a\nauth pl@in\n",
+		"t.conf:2: 'auth' must be 'on', 'off' or a SASL mechanism "
+		"name, "
+		"not 'pl@in'");
+	expect_error("account a\nauth\n", "t.conf:2: 'auth' needs a value");
+	expect_error("account a\nsyslog LOG_KERN\n",
+		"t.conf:2: 'syslog' must be 'on', 'off' or a facility "
+		"(LOG_USER, "
+		"LOG_MAIL, LOG_LOCAL0 to LOG_LOCAL7), not 'LOG_KERN'");
+	expect_error("account a\nhost\n", "t.conf:2: 'host' needs a value");
+	expect_error("account a\nhost \"\"\n",
+		"t.conf:2: 'host' needs a value");
+	expect_error("account a\nhost mail example\n",
+		"t.conf:2: 'host' must be one word, not 'mail example'");
+}
+
+static void
+test_errors_quoting(void)
+{
+	expect_error("account a\nuser \"abc\n",
+		"t.conf:2: missing closing quote");
+	expect_error("account a\nuser \"abc\\\"\n",
+		"t.conf:2: missing closing quote");
+	expect_error("account a\nuser \"abc\" d\n",
+		"t.conf:2: text after the closing quote");
+	expect_error("account a\nuser \"a\\nb\"\n",
+		"t.conf:2: unknown escape in a quoted value (only \\\" "
+		"and \\\\ "
+		"are allowed)");
+}
+
+static void
+test_errors_accounts(void)
+{
+	expect_error("account a\naccount b\n\naccount a\n",
+		"t.conf:4: account 'a' is already defined on line 1");
+	expect_error("account a : nope\n",
+		"t.conf:1: account 'a' inherits from 'nope', which is not "
+		"defined above it");
+	expect_error(
+		"account a : a\n",
+		"t.conf:1: account 'a' inherits from 'a', which is not defined "
+		"above it");
+	/* a parent must be defined before the child */
+	expect_error(
+		"account a : b\naccount b\n",
+		"t.conf:1: account 'a' inherits from 'b', which is not defined "
+		"above it");
+	expect_error("account\n", "t.conf:1: 'account' needs a name");
+	expect_error("account :x\n", "t.conf:1: 'account' needs a name");
+	expect_error("account a b\n", "t.conf:1: account 'a': expected ':' "
+		"before the parent accounts");
+	expect_error(
+		"account b\naccount a :\n",
+		"t.conf:2: account 'a': missing parent account name after ':'");
+	expect_error(
+		"account b\naccount a : b,\n",
+		"t.conf:2: account 'a': missing parent account name after ','");
+	expect_error(
+		"account b\naccount c\naccount a : b c\n",
+		"t.conf:3: account 'a': expected ',' between parent accounts");
+	expect_error(
+		"account default : x\n",
+		"t.conf:1: account 'default' inherits from 'x', which is not "
+		"defined above it");
+}
+
+/* ---- account choice ----------------------------------------------------- */
+
+static const char choice_conf[] =
+	"account work\nhost w\nfrom Jane.Doe@Work.example\n"
+	"account lists\nhost l\nfrom *@lists.example\n"
+	"account q\nhost q\nfrom a?c@q.example\n"
+	"account nofrom\nhost n\n"
+	"account also\nhost a2\nfrom jane.doe@work.example\n";
+
+static const char *
+choose(const struct config *cfg, const char *name, const char *sender)
+{
+	static struct error err;
+	const struct account *a;
+
+	error_clear(&err);
+	a = config_choose(cfg, name, sender, &err);
+	return a ? a->name : err.text;
+}
+
+static void
+test_choice(void)
+{
+	struct config cfg;
+	struct error err;
+
+	CHECK_INT(parse(&cfg, choice_conf, &err), 0);
+	/* -a wins over the sender */
+	CHECK_STR(choose(&cfg, "nofrom", "jane.doe@work.example"), "nofrom");
+	CHECK_STR(choose(&cfg, "none", NULL),
+		"no account named 'none' in t.conf");
+	CHECK_STR(choose(&cfg, "Work", NULL),
+		"no account named 'Work' in t.conf");
+	/* exact, case-insensitive; the first match wins */
+	CHECK_STR(choose(&cfg, NULL, "jane.doe@work.example"), "work");
+	CHECK_STR(choose(&cfg, NULL, "JANE.DOE@WORK.EXAMPLE"), "work");
+	/* +tag */
+	CHECK_STR(choose(&cfg, NULL, "jane.doe+git@work.example"), "work");
+	CHECK_STR(choose(&cfg, NULL, "jane.doe+a+b@work.example"), "work");
+	/* glob with * and ? */
+	CHECK_STR(choose(&cfg, NULL, "anyone@lists.example"), "lists");
+	CHECK_STR(choose(&cfg, NULL, "x@LISTS.example"), "lists");
+	CHECK_STR(choose(&cfg, NULL, "abc@q.example"), "q");
+	CHECK_STR(choose(&cfg, NULL, "abc+z@q.example"), "q");
+	/* '?' is one character, not zero or two */
+	CHECK_STR(choose(&cfg, NULL, "ac@q.example"),
+		"no account chosen: no account's from matches 'ac@q.example' "
+		"and t.conf has no default account; use -a NAME or add "
+		"'account default : NAME'");
+	CHECK_STR(
+		choose(&cfg, NULL, "abbc@q.example"),
+		"no account chosen: no account's from matches 'abbc@q.example' "
+		"and t.conf has no default account; use -a NAME or add "
+		"'account default : NAME'");
+	/* no partial matches */
+	CHECK_STR(choose(&cfg, NULL, "jane.doe@work.example.org"),
+		"no account chosen: no account's from matches "
+		"'jane.doe@work.example.org' and t.conf has no default "
+		"account; "
+		"use -a NAME or add 'account default : NAME'");
+	CHECK_STR(
+		choose(&cfg, NULL, NULL),
+		"no account chosen: t.conf has no default account; use -a NAME "
+		"or add 'account default : NAME'");
+	CHECK_STR(
+		choose(&cfg, NULL, ""),
+		"no account chosen: t.conf has no default account; use -a NAME "
+		"or add 'account default : NAME'");
+	config_release(&cfg);
+
+	/* with a default: unmatched senders and the null sender get it */
+	{
+		char text[sizeof(choice_conf) + 40];
+
+		snprintf(text, sizeof(text), "%saccount default : nofrom\n",
+			choice_conf);
+		CHECK_INT(parse(&cfg, text, &err), 0);
+		CHECK_STR(choose(&cfg, NULL, "other@else.example"), "default");
+		CHECK_STR(choose(&cfg, NULL, ""), "default");
+		CHECK_STR(choose(&cfg, NULL, NULL), "default");
+		CHECK_STR(choose(&cfg, NULL, "x@lists.example"), "lists");
+		CHECK_STR(choose(&cfg, "default", "x@lists.example"),
+			"default");
+		config_release(&cfg);
+	}
+
+	/* a failed lookup sets ERR_CONFIG */
+	CHECK_INT(parse(&cfg, "account a\n", &err), 0);
+	CHECK(config_choose(&cfg, NULL, "x@y", &err) == NULL);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	config_release(&cfg);
+}
+
+/* ---- config_check_account ----------------------------------------------- */
+
+static const char *
+check_account(const char *text)
+{
+	static char out[ERROR_TEXT_MAX + 16];
+	struct config cfg;
+	struct error err;
+
+	if (parse(&cfg, text, &err) < 0)
+		return "parse failed";
+	error_clear(&err);
+	if (config_check_account(&cfg.accounts[0], &err) == 0)
+		snprintf(out, sizeof(out), "ok");
+	else
+		snprintf(out, sizeof(out), "%d %s", log_exit_code(err.cls),
+			err.text);
+	config_release(&cfg);
+	return out;
+}
+
+static void
+test_check_account(void)
+{
+	CHECK_STR(check_account("account a\nhost h\ntls off\n"), "ok");
+	CHECK_STR(check_account("\naccount a\ntls off\n"),
+		"78 account 'a' (t.conf:2): no host");
+	CHECK_STR(check_account("account a\nhost h\n"),
+		"78 account 'a' (t.conf:1): TLS is not implemented in this "
+		"version; set 'tls off' to send in clear");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nuser u\n"),
+		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
+		"version ('user' is set); remove the authentication settings "
+		"to send without it");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nuser u\n"
+		"auth off\n"),
+		"ok");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nauth on\n"),
+		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
+		"version ('auth' is not off); remove the authentication "
+		"settings to send without it");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nauth login\n"),
+		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
+		"version ('auth' is not off); remove the authentication "
+		"settings to send without it");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
+		"password p\n"),
+		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
+		"version ('password' is set); remove the authentication "
+		"settings to send without it");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
+		"passwordeval echo p\n"),
+		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
+		"version ('passwordeval' is set); remove the authentication "
+		"settings to send without it");
+}
+
+/* ---- files: permissions, -C, search order ------------------------------- */
+
+static const char *
+load(const char *path, struct config *cfg, struct error *err)
+{
+	error_clear(err);
+	if (config_load(cfg, path, err) == 0)
+		return "ok";
+	return err->text;
+}
+
+static void
+test_permissions(void)
+{
+	char *f = path_in("perm.conf");
+	char want[512];
+	struct config cfg;
+	struct error err;
+
+	snprintf(want, sizeof(want),
+		"%s: contains a password but is readable "
+		"by others; run: chmod 600 %s",
+		f, f);
+	write_file(f, "defaults\npassword secret\naccount a\n", 0644);
+	CHECK_STR(load(f, &cfg, &err), want);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	CHECK(cfg.accounts == NULL);
+	write_file(f, "defaults\npassword secret\naccount a\n", 0640);
+	CHECK_STR(load(f, &cfg, &err), want);
+	write_file(f, "defaults\npassword secret\naccount a\n", 0604);
+	CHECK_STR(load(f, &cfg, &err), want);
+	write_file(f, "defaults\npassword secret\naccount a\n", 0600);
+	CHECK_STR(load(f, &cfg, &err), "ok");
+	CHECK_STR(cfg.accounts[0].password, "secret");
+	CHECK_STR(cfg.path, f);
+	CHECK_STR(cfg.accounts[0].file, f);
+	config_release(&cfg);
+	/* no literal password: readable is fine (passwordeval is no secret) */
+	write_file(f, "account a\npasswordeval pass mail\npassword\n", 0644);
+	CHECK_STR(load(f, &cfg, &err), "ok");
+	config_release(&cfg);
+	/* others may not write it: they could choose passwordeval's command */
+	snprintf(want, sizeof(want),
+		"%s: is writable by others; run: chmod "
+		"o-w %s",
+		f, f);
+	write_file(f, "account a\n", 0666);
+	CHECK_STR(load(f, &cfg, &err), want);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	free(f);
+}
+
+static void
+test_dash_C(void)
+{
+	char *missing = path_in("missing.conf"), *dir = path_in("");
+	char *big = path_in("big.conf"), *text;
+	char want[512];
+	struct config cfg;
+	struct error err;
+	size_t n = CONFIG_FILE_MAX + 10;
+
+	snprintf(want, sizeof(want), "%s: No such file or directory", missing);
+	CHECK_STR(load(missing, &cfg, &err), want);
+	CHECK_INT(err.cls, ERR_NOINPUT);
+	CHECK_INT(log_exit_code(err.cls), 66);
+	snprintf(want, sizeof(want), "%s: Is a directory", dir);
+	CHECK_STR(load(dir, &cfg, &err), want);
+	CHECK_INT(err.cls, ERR_NOINPUT);
+
+	/* grammar errors name the real file */
+	write_file(big, "account a\nport x\n", 0600);
+	snprintf(want, sizeof(want),
+		"%s:2: 'port' must be a number from 1 to "
+		"65535, not 'x'",
+		big);
+	CHECK_STR(load(big, &cfg, &err), want);
+	CHECK_INT(log_exit_code(err.cls), 78);
+
+	/* the file cap is stated, not a silent cut */
+	text = xmalloc(n + 1);
+	memset(text, '#', n);
+	text[n] = '\0';
+	write_file(big, text, 0600);
+	snprintf(want, sizeof(want),
+		"%s: larger than 1024 KiB; this is not a "
+		"configuration file",
+		big);
+	CHECK_STR(load(big, &cfg, &err), want);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	free(text);
+	free(missing);
+	free(dir);
+	free(big);
+}
+
+static void
+test_search_list(void)
+{
+	char *p[CONFIG_SEARCH_MAX];
+	size_t n, i;
+
+	n = config_search_list(p, CONFIG_SEARCH_MAX, "/h", "/x", "/etc");
+	CHECK_INT(n, 6);
+	CHECK_STR(p[0], "/x/postie/config");
+	CHECK_STR(p[1], "/h/.postierc");
+	CHECK_STR(p[2], "/h/.msmtprc");
+	CHECK_STR(p[3], "/x/msmtp/config");
+	CHECK_STR(p[4], "/etc/postie.conf");
+	CHECK_STR(p[5], "/etc/msmtprc");
+	for (i = 0; i < n; i++)
+		free(p[i]);
+	/* XDG_CONFIG_HOME unset or relative: ~/.config */
+	n = config_search_list(p, CONFIG_SEARCH_MAX, "/h", "rel", NULL);
+	CHECK_INT(n, 4);
+	CHECK_STR(p[0], "/h/.config/postie/config");
+	CHECK_STR(p[3], "/h/.config/msmtp/config");
+	for (i = 0; i < n; i++)
+		free(p[i]);
+	/* no home at all: only the system files */
+	n = config_search_list(p, CONFIG_SEARCH_MAX, "", NULL, "/etc");
+	CHECK_INT(n, 2);
+	CHECK_STR(p[0], "/etc/postie.conf");
+	for (i = 0; i < n; i++)
+		free(p[i]);
+}
+
+/* Which file config_load(NULL) reads, or the error. */
+static const char *
+found(struct config *cfg)
+{
+	static char out[ERROR_TEXT_MAX];
+	static struct error err;
+
+	if (config_load(cfg, NULL, &err) < 0)
+		return err.text;
+	snprintf(out, sizeof(out), "%s", cfg->path);
+	config_release(cfg);
+	return out;
+}
+
+static void
+test_search_order(void)
+{
+	char *home = path_in("home"), *xdg = path_in("xdg");
+	char *f[6], *sysf[2], want[1024];
+	struct config cfg;
+	struct error err;
+	int i;
+
+	mkdir(home, 0700);
+	mkdir(xdg, 0700);
+	f[0] = path_in("xdg/postie");
+	f[1] = path_in("xdg/msmtp");
+	f[2] = path_in("home/.config");
+	mkdir(f[0], 0700);
+	mkdir(f[1], 0700);
+	mkdir(f[2], 0700);
+	for (i = 0; i < 3; i++)
+		free(f[i]);
+	setenv("HOME", home, 1);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+	f[0] = path_in("xdg/postie/config");
+	f[1] = path_in("home/.postierc");
+	f[2] = path_in("home/.msmtprc");
+	f[3] = path_in("xdg/msmtp/config");
+	/* create them last to first: each new one must take over */
+	for (i = 3; i >= 0; i--) {
+		write_file(f[i], "account a\n", 0600);
+		CHECK_STR(found(&cfg), f[i]);
+	}
+	/* XDG_CONFIG_HOME unset: ~/.config is used */
+	unsetenv("XDG_CONFIG_HOME");
+	f[4] = path_in("home/.config/postie/config");
+	CHECK_STR(found(&cfg), f[1]);
+	f[5] = path_in("home/.config/postie");
+	mkdir(f[5], 0700);
+	write_file(f[4], "account a\n", 0600);
+	CHECK_STR(found(&cfg), f[4]);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+
+	/* the first file that exists is used even when it is broken */
+	write_file(f[0], "account a\nbogus 1\n", 0600);
+	snprintf(want, sizeof(want), "%s:2: unknown key 'bogus'", f[0]);
+	CHECK_STR(found(&cfg), want);
+	remove(f[0]);
+	remove(f[1]);
+	mkdir(f[1], 0700);
+	snprintf(want, sizeof(want), "%s: Is a directory", f[1]);
+	CHECK_STR(found(&cfg), want);
+	config_load(&cfg, NULL, &err);
+	CHECK_INT(err.cls, ERR_NOINPUT);
+
+	/* the system files come last; none at all is a clear error */
+	sysf[0] = path_in("sys1");
+	sysf[1] = path_in("sys2");
+	CHECK_INT(config_load_first(&cfg, sysf, 2, &err), -1);
+	snprintf(want, sizeof(want),
+		"no configuration file found (looked in "
+		"%s, %s); use -C FILE",
+		sysf[0], sysf[1]);
+	CHECK_STR(err.text, want);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	write_file(sysf[1], "account sys\n", 0644);
+	CHECK_INT(config_load_first(&cfg, sysf, 2, &err), 0);
+	CHECK_STR(cfg.accounts[0].name, "sys");
+	config_release(&cfg);
+	for (i = 0; i < 6; i++)
+		free(f[i]);
+	free(sysf[0]);
+	free(sysf[1]);
+	free(home);
+	free(xdg);
+}
+
+int
+main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	test_grammar_comments_and_spacing();
+	test_grammar_quoting();
+	test_grammar_long_line_crlf_bom();
+	test_values_defaults();
+	test_values_parsed();
+	test_inheritance();
+	test_errors_keys();
+	test_errors_values();
+	test_errors_quoting();
+	test_errors_accounts();
+	test_choice();
+	test_check_account();
+	test_permissions();
+	test_dash_C();
+	test_search_list();
+	test_search_order();
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return check_finish();
+}
