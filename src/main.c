@@ -425,8 +425,11 @@ envelope_args(struct envelope *env, const struct options *o,
 		address_list_init(&more);
 		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]), &more,
 			    err) < 0) {
+			char esc[256];
+
 			address_list_release(&more);
-			error_prefix(err, "recipient '%s'", o->rcpts[i]);
+			error_prefix(err, "recipient '%s'", log_escape(esc,
+				sizeof(esc), o->rcpts[i], strlen(o->rcpts[i])));
 			return -1;
 		}
 		envelope_add(&env->rcpts, &more);
@@ -438,7 +441,7 @@ envelope_args(struct envelope *env, const struct options *o,
 static int
 envelope_sender(struct envelope *env, const char *arg, struct error *err)
 {
-	struct address_list l;
+	struct address a;
 
 	if (check_argument("sender", arg, err) < 0)
 		return -1;
@@ -446,16 +449,15 @@ envelope_sender(struct envelope *env, const char *arg, struct error *err)
 		env->sender = xstrdup("");
 		return 0;
 	}
-	address_list_init(&l);
-	if (address_parse_list(arg, strlen(arg), &l, err) < 0 || l.n != 1) {
-		if (l.n > 1)
-			error_set(err, ERR_DATA, "more than one address");
-		error_prefix(err, "sender '%s'", arg);
-		address_list_release(&l);
+	if (address_parse_one(arg, strlen(arg), &a, err) < 0) {
+		char esc[256];
+
+		error_prefix(err, "sender '%s'",
+			log_escape(esc, sizeof(esc), arg, strlen(arg)));
 		return -1;
 	}
-	env->sender = xstrdup(l.v[0].mailbox);
-	address_list_release(&l);
+	env->sender = xstrdup(a.mailbox);
+	address_release(&a);
 	return 0;
 }
 
