@@ -43,7 +43,8 @@ struct iobuf {
 };
 
 /* Take over fd (made non-blocking) with the plain back end. timeout in
-   seconds. */
+   seconds (0: wait forever). The plain back end writes with
+   send(MSG_NOSIGNAL), so a peer hanging up is ERR_TEMP, never SIGPIPE. */
 void iobuf_init(struct iobuf *io, int fd, unsigned timeout);
 /* Replace the back end (NULL: back to plain fd). */
 void iobuf_set_backend(struct iobuf *io, const struct iobuf_backend *be);
@@ -61,8 +62,12 @@ void iobuf_clear_deadline(struct iobuf *io);
  */
 int iobuf_getline(struct iobuf *io, const char **line, size_t *len,
 	struct error *err);
-/* Bytes received but not yet consumed. */
+/* Bytes received but not yet consumed (here or held by the back end). */
 size_t iobuf_buffered(const struct iobuf *io);
+/* 1 when input (or end of file) is waiting right now: buffered here,
+   held by the back end, or readable on the socket; never blocks. Lets
+   a writer notice a server that answered or hung up early (mid-DATA). */
+int iobuf_readable(struct iobuf *io);
 
 /* Queue bytes for the next flush (memory is capped only by the caller). */
 void iobuf_queue(struct iobuf *io, const void *p, size_t len);
@@ -70,9 +75,18 @@ void iobuf_queuef(struct iobuf *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Bytes queued and not yet written. */
 size_t iobuf_queued(const struct iobuf *io);
-/* Write everything queued. Errors: ERR_TEMP (timeout, peer gone),
-   ERR_IO. */
+/* Write everything queued: one back-end write when it takes it all,
+   else poll() for room until the deadline. The queue is empty afterwards
+   (on failure too). Errors: ERR_TEMP (timeout, peer gone), ERR_IO. */
 int iobuf_flush(struct iobuf *io, struct error *err);
+
+/*
+ * Like iobuf_flush, but returns 1 as soon as the peer has sent something
+ * (or hung up) before everything is written, leaving the rest queued.
+ * For the message data: a server that refuses mid-DATA is heard at once,
+ * not after the timeout spent waiting for it to read.
+ */
+int iobuf_flush_watch(struct iobuf *io, struct error *err);
 
 /* Free buffers; closes nothing (the fd belongs to the caller). */
 void iobuf_release(struct iobuf *io);

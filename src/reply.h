@@ -27,7 +27,8 @@ void reply_reset(struct reply *r);
 void reply_release(struct reply *r);
 
 /*
- * Add one line (without CRLF). Returns 1 when the reply is complete, 0
+ * Add one line (without CRLF); a line arriving after a complete reply
+ * starts a new one. Returns 1 when the reply is complete, 0
  * when more lines follow, -1 with ERR_PROTOCOL for a malformed line (not
  * three digits 2..5 + ' ' / '-' / end), a code that differs from the first
  * line's, more than REPLY_LINES_MAX lines or REPLY_TEXT_MAX text.
@@ -35,6 +36,17 @@ void reply_release(struct reply *r);
  */
 int reply_add_line(struct reply *r, const char *line, size_t len,
 	struct error *err);
+
+/*
+ * The whole reply on one line, as it would be quoted to a user:
+ * "550 5.1.1 first line / second line" (code, enhanced code, the lines'
+ * text joined by " / "). reply_join appends it raw to out (the server's
+ * bytes, to be escaped before display); reply_format writes it escaped
+ * with log_escape into dst (truncated with "..." when dst is too small)
+ * and returns dst.
+ */
+void reply_join(const struct reply *r, struct buf *out);
+char *reply_format(const struct reply *r, char *dst, size_t size);
 
 /* Fill err from a reply: class given by the caller, text
    "context: server said: CODE text" with the text escaped, smtp_code and
@@ -63,7 +75,10 @@ struct caps {
 };
 
 /* Capabilities from a complete 250 EHLO reply (first line = greeting
-   name, skipped). Unknown keywords are ignored; "AUTH=" old form too. */
+   name, skipped). caps is cleared first. Keywords are case-insensitive;
+   unknown ones are ignored. AUTH mechanisms from "AUTH a b" and the old
+   "AUTH=a b" form are merged without duplicates; names that are not
+   valid SASL names (RFC 4422 §3.1) are dropped. */
 void reply_parse_caps(const struct reply *r, struct caps *caps);
 
 #endif

@@ -33,10 +33,12 @@ enum smtp_body {
 
 struct smtp_rcpt {
 	const char *addr;
-	/* filled by smtp_send: the RCPT reply */
-	int code;
-	char *reply; /* escaped reply text (owned; freed by smtp_rcpts_release),
-	                NULL if not answered */
+	/* filled by smtp_send: the RCPT reply. Must start 0 / NULL (calloc):
+	   smtp_send frees what an earlier call left. */
+	int code;    /* 0 if not answered (or MAIL was refused) */
+	char *reply; /* the whole reply on one line, escaped, code included:
+	                "550 5.1.1 no such user" (owned; freed by
+	                smtp_rcpts_release), NULL if not answered */
 };
 
 /*
@@ -69,9 +71,23 @@ struct smtp_session {
 	int state;          /* enum smtp_state in smtp.c */
 	int esmtp;          /* 1 after EHLO succeeded, 0 after HELO */
 	struct reply reply; /* the last reply read */
-	int final_code;     /* code of the last final reply, for the log */
-	char *final_text;   /* its text (owned) */
+	int final_code;     /* code of the reply that decided the last
+	                       outcome (end of data, or the refusal), for
+	                       the log line; 0 if none */
+	char *final_text;   /* that reply on one line, "250 2.0.0 Ok: queued",
+	                       NOT escaped (owned; may be NULL) */
 };
+
+/*
+ * Lifetime: smtp_open, then smtp_send for each message, then always
+ * smtp_quit and smtp_close, whatever failed on the way: smtp_quit knows
+ * when no QUIT may be sent (421, 4xx greeting, timeout, hang-up, protocol
+ * error, data cut off mid-way) and then does nothing.
+ *
+ * -v: every command and reply line goes to log_transcript ('>' / '<');
+ * the message data is not shown, its end is shown as "> .". State changes
+ * show as log_info lines "smtp: OLD -> NEW".
+ */
 
 /*
  * Read the greeting and say EHLO (HELO when EHLO is refused with 5xx).
@@ -86,7 +102,12 @@ int smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 /*
  * One transaction: MAIL, every RCPT (one write with PIPELINING), DATA,
  * the data, end of data. 0 when the server accepted the message (final
- * 250). Errors: per DESIGN.md (4xx -> ERR_TEMP, refused recipient 5xx ->
+ * 2xx). Error texts are one line: "MAIL FROM:<x>: server said: 451 ...",
+ * "DATA: ...", "end of data: ...", "during data: ..." (the server spoke
+ * or hung up before the end: ERR_TEMP, nothing committed), and for
+ * refused recipients "2 of 3 recipients refused; nothing was sent" with
+ * each recipient's reply in rcpts[i] (code >= 400) for the caller to
+ * print. Reply texts in err are escaped. Errors: per DESIGN.md (4xx -> ERR_TEMP, refused recipient 5xx ->
  * ERR_RCPT, other 5xx -> ERR_UNAVAILABLE, message too large for the
  * server's SIZE -> ERR_UNAVAILABLE before MAIL, 8-bit data without 8BITMIME
  * or DSN requested without DSN -> ERR_DATA / ERR_UNAVAILABLE before MAIL,
@@ -96,7 +117,8 @@ int smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 int smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	const struct smtp_source *src, struct error *err);
 
-/* QUIT and wait for its reply (best effort; errors ignored). */
+/* QUIT and wait up to 5 s (or the timeout, if shorter) for its reply;
+   best effort, errors ignored; nothing when the session is unusable. */
 void smtp_quit(struct smtp_session *s);
 /* Close the socket, free everything. */
 void smtp_close(struct smtp_session *s);
