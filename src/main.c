@@ -167,7 +167,8 @@ flag_R(struct options *o, const char *arg, struct error *err)
 	return 0;
 }
 
-/* RFC 3461 §4.4: ENVID is xtext, printable ASCII up to 100 characters. */
+/* RFC 3461 §4.4: ENVID is printable ASCII, at most 100 characters (the
+   engine encodes it as xtext on the wire). */
 static int
 flag_V(struct options *o, const char *arg, struct error *err)
 {
@@ -176,9 +177,9 @@ flag_V(struct options *o, const char *arg, struct error *err)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)arg[i];
 
-		if (c <= ' ' || c >= 0x7f || c == '+' || c == '=') {
+		if (c <= ' ' || c >= 0x7f) {
 			error_set(err, ERR_USAGE, "-V: the envelope id may hold "
-				"only printable ASCII without '+', '=' or space");
+				"only printable ASCII without spaces");
 			return -1;
 		}
 	}
@@ -535,7 +536,7 @@ report_refused(const struct smtp_rcpt *r, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (r[i].reply && r[i].code >= 400)
 			fprintf(stderr, "postie: recipient <%s>: server said: "
-				"%d %s\n", r[i].addr, r[i].code, r[i].reply);
+				"%s\n", r[i].addr, r[i].reply);
 }
 
 struct submission {
@@ -574,8 +575,6 @@ submit(struct submission *sub, struct error *err)
 	src.size = message_wire_size(sub->msg);
 	src.has_8bit = sub->msg->has_8bit;
 
-	log_info("connecting to %s port %u", sub->acct->host,
-		account_port(sub->acct));
 	fd = net_connect(sub->acct->host, account_port(sub->acct),
 		sub->acct->timeout, err);
 	if (fd < 0)
