@@ -247,7 +247,7 @@ static const struct flag flags[] = {
 	{'N', FLAG_ARG, flag_N, "DSN: never, or success,failure,delay"},
 	{'R', FLAG_ARG, flag_R, "DSN: return full or hdrs"},
 	{'V', FLAG_ARG, flag_V, "DSN: envelope id"},
-	{'v', FLAG_NONE, flag_v, "show the SMTP dialogue on stderr"},
+	{'v', FLAG_NONE, flag_v, "SMTP dialogue on stderr (-vv: and states)"},
 	{'C', FLAG_ARG, flag_C, "read this configuration file"},
 	{'a', FLAG_ARG, flag_a, "use this account"},
 	{'b', FLAG_ARG, flag_b, "mode: only -bm (deliver mail)"},

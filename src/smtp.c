@@ -82,7 +82,8 @@ struct smtp_txn {
 static void
 smtp_set_state(struct smtp_session *s, enum smtp_state st)
 {
-	if (s->state != (int)st)
+	/* State changes are for -vv; -v shows the dialogue itself. */
+	if (s->state != (int)st && log_verbose() >= 2)
 		log_info("smtp: %s -> %s", smtp_state_names[s->state],
 			smtp_state_names[st]);
 	s->state = (int)st;

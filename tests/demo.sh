@@ -34,10 +34,12 @@ CONF
 chmod 600 "$work/config"
 
 echo "== postie -C config -v 'Jane <jane@example.org>,bob@example.org' < message"
+rc=0
 printf 'From: cron@demo.invalid\nSubject: hello from postie\n\nA line.\n.A line that starts with a dot.\n' |
-	HOME=$work "$postie" -C "$work/config" -v 'Jane <jane@example.org>,bob@example.org'
-echo "== postie exited $?"
+	HOME=$work "$postie" -C "$work/config" -v 'Jane <jane@example.org>,bob@example.org' 2>&1 || rc=$?
+echo "== postie exited $rc"
 wait "$sink_pid"
 sink_pid=
 echo "== what the server received:"
 cat "$work/received"
+exit "$rc"
