@@ -470,8 +470,21 @@ envelope_check(const struct envelope *env, struct error *err)
 		return -1;
 	}
 	for (size_t i = 0; i < env->rcpts.n; i++) {
-		if (address_check_envelope(env->rcpts.v[i].mailbox, err) < 0) {
+		const char *m = env->rcpts.v[i].mailbox;
+		char esc[256];
+
+		if (address_check_envelope(m, err) < 0) {
 			error_prefix(err, "recipient");
+			return -1;
+		}
+		/* As Postfix's allow_min_user = no: an address that starts
+		   with '-' is an option that came after the first operand
+		   ("postie a@x -oi"), or an attempt to pass one to a program
+		   further down the line. */
+		if (m[0] == '-') {
+			error_set(err, ERR_DATA, "recipient '%s': starts with '-' "
+				"(options must come before the recipients)",
+				log_escape(esc, sizeof(esc), m, strlen(m)));
 			return -1;
 		}
 	}
