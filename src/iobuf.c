@@ -35,12 +35,40 @@ iobuf_plain_read(void *ctx, void *p, size_t len)
 static ssize_t
 iobuf_plain_write(void *ctx, const void *p, size_t len)
 {
-	int fd = (int)(intptr_t)ctx;
-	ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+	return send((int)(intptr_t)ctx, p, len, MSG_NOSIGNAL);
+}
 
-	if (n < 0 && errno == ENOTSOCK)
-		n = write(fd, p, len);
-	return n;
+/*
+ * A failed read or write of the connection. When the network or the
+ * server broke it (hang-up, reset, route lost, TCP gave up), that is a
+ * connection failure like a refused connect: ERR_TEMP, try again later.
+ * Anything else is a local I/O error.
+ */
+static int
+iobuf_io_error(int errnum, const char *op, struct error *err)
+{
+	switch (errnum) {
+	case EPIPE:
+		error_set(err, ERR_TEMP, "connection closed by server");
+		break;
+	case ECONNRESET:
+		error_set(err, ERR_TEMP, "connection reset by server");
+		break;
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case ENETRESET:
+	case ECONNABORTED:
+		error_set(err, ERR_TEMP, "connection lost: %s",
+			strerror(errnum));
+		break;
+	default:
+		error_set(err, ERR_IO, "%s error: %s", op, strerror(errnum));
+		break;
+	}
+	return -1;
 }
 
 static long long
@@ -153,14 +181,8 @@ iobuf_fill(struct iobuf *io, long long deadline, struct error *err)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == ECONNRESET) {
-			error_set(err, ERR_TEMP, "connection reset by server");
-			return -1;
-		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			error_set(err, ERR_IO, "read error: %s", strerror(errno));
-			return -1;
-		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return iobuf_io_error(errno, "read", err);
 		if (io->be.pending && io->be.pending(io->be.ctx) > 0)
 			continue;
 		if (iobuf_wait(io, POLLIN, deadline, err) < 0)
@@ -251,16 +273,6 @@ iobuf_queued(const struct iobuf *io)
 }
 
 static int
-iobuf_write_error(int errnum, struct error *err)
-{
-	if (errnum == EPIPE || errnum == ECONNRESET)
-		error_set(err, ERR_TEMP, "connection closed by server");
-	else
-		error_set(err, ERR_IO, "write error: %s", strerror(errnum));
-	return -1;
-}
-
-static int
 iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 {
 	long long deadline = iobuf_op_deadline(io);
@@ -279,7 +291,7 @@ iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 			if ((r = iobuf_wait(io, events, deadline, err)) != 0)
 				break;
 		} else {
-			r = iobuf_write_error(n < 0 ? errno : EPIPE, err);
+			r = iobuf_io_error(n < 0 ? errno : EPIPE, "write", err);
 			break;
 		}
 	}

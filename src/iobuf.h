@@ -48,17 +48,20 @@ struct iobuf {
 void iobuf_init(struct iobuf *io, int fd, unsigned timeout);
 /* Replace the back end (NULL: back to plain fd). */
 void iobuf_set_backend(struct iobuf *io, const struct iobuf_backend *be);
-/* Start a deadline now + timeout covering every read until cleared:
-   the timeout bounds a whole reply, not each byte. */
+/* Start a deadline now + timeout covering every read and flush until
+   cleared: the timeout bounds a whole reply, not each byte. Without one,
+   each read or flush gets a fresh timeout of its own. */
 void iobuf_start_deadline(struct iobuf *io);
 void iobuf_clear_deadline(struct iobuf *io);
 
 /*
  * Read one line. *line points into the buffer (valid until the next call)
  * and excludes the CRLF (a bare LF is also accepted as the end). Errors:
- * ERR_TEMP for timeout or the peer closing ("connection closed by
- * server"), ERR_PROTOCOL for a line longer than IOBUF_LINE_MAX, ERR_IO for
- * other read errors.
+ * ERR_TEMP for timeout, the peer closing ("connection closed by server")
+ * and the connection failing (reset, unreachable, TCP timeout: like a
+ * failed connect, worth trying again later), ERR_PROTOCOL for a line
+ * longer than IOBUF_LINE_MAX, ERR_OS if poll() fails, ERR_IO for other
+ * read errors.
  */
 int iobuf_getline(struct iobuf *io, const char **line, size_t *len,
 	struct error *err);
@@ -77,7 +80,8 @@ void iobuf_queuef(struct iobuf *io, const char *fmt, ...)
 size_t iobuf_queued(const struct iobuf *io);
 /* Write everything queued: one back-end write when it takes it all,
    else poll() for room until the deadline. The queue is empty afterwards
-   (on failure too). Errors: ERR_TEMP (timeout, peer gone), ERR_IO. */
+   (on failure too). Errors as iobuf_getline: ERR_TEMP (timeout, peer
+   gone, connection failed), ERR_OS, ERR_IO. */
 int iobuf_flush(struct iobuf *io, struct error *err);
 
 /*

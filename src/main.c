@@ -23,6 +23,19 @@
 #include "smtp.h"
 #include "xmalloc.h"
 
+/*
+ * Text from argv or the configuration quoted in an error line goes through
+ * here: escaped as server text is, so a control or 8-bit byte in an
+ * argument never reaches the user's terminal raw. dst holds QUOTE_MAX.
+ */
+#define QUOTE_MAX 1024
+
+static const char *
+quote(char *dst, const char *s)
+{
+	return log_escape(dst, QUOTE_MAX, s, strlen(s));
+}
+
 struct options {
 	int read_headers;      /* -t */
 	int to_eof;            /* -i, -oi */
@@ -110,13 +123,15 @@ flag_F(struct options *o, const char *arg, struct error *err)
 static int
 flag_B(struct options *o, const char *arg, struct error *err)
 {
+	char q[QUOTE_MAX];
+
 	if (strcasecmp(arg, "7BIT") == 0) {
 		o->body = SMTP_BODY_7BIT;
 	} else if (strcasecmp(arg, "8BITMIME") == 0) {
 		o->body = SMTP_BODY_8BITMIME;
 	} else {
 		error_set(err, ERR_USAGE, "-B: body type must be 7BIT or "
-			"8BITMIME, not '%s'", arg);
+			"8BITMIME, not '%s'", quote(q, arg));
 		return -1;
 	}
 	return 0;
@@ -133,13 +148,15 @@ flag_N(struct options *o, const char *arg, struct error *err)
 
 	while (*p) {
 		size_t len = strcspn(p, ","), i;
+		char q[QUOTE_MAX];
 
 		for (i = 0; i < 4; i++)
 			if (strlen(words[i]) == len && !strncasecmp(p, words[i], len))
 				break;
 		if (i == 4) {
-			error_set(err, ERR_USAGE, "-N: '%.*s' is not one of "
-				"never, success, failure, delay", (int)len, p);
+			error_set(err, ERR_USAGE, "-N: '%s' is not one of "
+				"never, success, failure, delay",
+				log_escape(q, sizeof(q), p, len));
 			return -1;
 		}
 		never |= i == 0;
@@ -158,9 +175,11 @@ flag_N(struct options *o, const char *arg, struct error *err)
 static int
 flag_R(struct options *o, const char *arg, struct error *err)
 {
+	char q[QUOTE_MAX];
+
 	if (strcasecmp(arg, "full") && strcasecmp(arg, "hdrs")) {
 		error_set(err, ERR_USAGE, "-R: must be full or hdrs, not '%s'",
-			arg);
+			quote(q, arg));
 		return -1;
 	}
 	o->ret = arg;
@@ -212,11 +231,13 @@ flag_a(struct options *o, const char *arg, struct error *err)
 static int
 flag_b(struct options *o, const char *arg, struct error *err)
 {
+	char q[QUOTE_MAX];
+
 	(void)o;
 	if (strcmp(arg, "m") == 0)
 		return 0;
 	error_set(err, ERR_USAGE, "-b%s: mode not supported; postie is a mail "
-		"submission client (only -bm)", arg);
+		"submission client (only -bm)", quote(q, arg));
 	return -1;
 }
 
@@ -277,6 +298,8 @@ flag_find(char letter)
 static int
 options_long(struct options *o, const char *word, struct error *err)
 {
+	char q[QUOTE_MAX];
+
 	if (strcmp(word, "--help") == 0) {
 		o->help = 1;
 		return 0;
@@ -286,7 +309,7 @@ options_long(struct options *o, const char *word, struct error *err)
 		return 0;
 	}
 	error_set(err, ERR_USAGE, "unknown option '%s' (see postie --help)",
-		word);
+		quote(q, word));
 	return -1;
 }
 
@@ -302,8 +325,11 @@ options_word(struct options *o, int argc, char **argv, int *i,
 		const char *arg = NULL;
 
 		if (f == NULL) {
-			error_set(err, ERR_USAGE, "unknown option '-%c' (see "
-				"postie --help)", w[k]);
+			char q[QUOTE_MAX];
+
+			error_set(err, ERR_USAGE, "unknown option '-%s' (see "
+				"postie --help)",
+				log_escape(q, sizeof(q), w + k, 1));
 			return -1;
 		}
 		if (f->arg == FLAG_NONE)
@@ -384,12 +410,12 @@ struct envelope {
 static int
 check_argument(const char *what, const char *arg, struct error *err)
 {
-	char esc[512];
+	char q[QUOTE_MAX];
 
 	if (strpbrk(arg, "\r\n") == NULL)
 		return 0;
 	error_set(err, ERR_DATA, "%s '%s': contains a line break", what,
-		log_escape(esc, sizeof(esc), arg, strlen(arg)));
+		quote(q, arg));
 	return -1;
 }
 
@@ -426,11 +452,11 @@ envelope_args(struct envelope *env, const struct options *o,
 		address_list_init(&more);
 		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]), &more,
 			    err) < 0) {
-			char esc[256];
+			char q[QUOTE_MAX];
 
 			address_list_release(&more);
-			error_prefix(err, "recipient '%s'", log_escape(esc,
-				sizeof(esc), o->rcpts[i], strlen(o->rcpts[i])));
+			error_prefix(err, "recipient '%s'",
+				quote(q, o->rcpts[i]));
 			return -1;
 		}
 		envelope_add(&env->rcpts, &more);
@@ -451,10 +477,9 @@ envelope_sender(struct envelope *env, const char *arg, struct error *err)
 		return 0;
 	}
 	if (address_parse_one(arg, strlen(arg), &a, err) < 0) {
-		char esc[256];
+		char q[QUOTE_MAX];
 
-		error_prefix(err, "sender '%s'",
-			log_escape(esc, sizeof(esc), arg, strlen(arg)));
+		error_prefix(err, "sender '%s'", quote(q, arg));
 		return -1;
 	}
 	env->sender = xstrdup(a.mailbox);
@@ -471,7 +496,7 @@ envelope_check(const struct envelope *env, struct error *err)
 	}
 	for (size_t i = 0; i < env->rcpts.n; i++) {
 		const char *m = env->rcpts.v[i].mailbox;
-		char esc[256];
+		char q[QUOTE_MAX];
 
 		if (address_check_envelope(m, err) < 0) {
 			error_prefix(err, "recipient");
@@ -484,7 +509,7 @@ envelope_check(const struct envelope *env, struct error *err)
 		if (m[0] == '-') {
 			error_set(err, ERR_DATA, "recipient '%s': starts with '-' "
 				"(options must come before the recipients)",
-				log_escape(esc, sizeof(esc), m, strlen(m)));
+				quote(q, m));
 			return -1;
 		}
 	}
@@ -546,10 +571,12 @@ account_port(const struct account *acct)
 static void
 report_refused(const struct smtp_rcpt *r, size_t n)
 {
+	char q[QUOTE_MAX];
+
 	for (size_t i = 0; i < n; i++)
 		if (r[i].reply && r[i].code >= 400)
 			fprintf(stderr, "postie: recipient <%s>: server said: "
-				"%s\n", r[i].addr, r[i].reply);
+				"%s\n", quote(q, r[i].addr), r[i].reply);
 }
 
 struct submission {
@@ -634,6 +661,93 @@ log_outcome(const struct submission *sub, const struct error *err)
 	free(rcpts);
 }
 
+/* The envelope the command line gives: -f and the recipient arguments. */
+static int
+envelope_options(struct envelope *env, const struct options *opt,
+	struct error *err)
+{
+	if (opt->sender && envelope_sender(env, opt->sender, err) < 0)
+		return -1;
+	if (envelope_args(env, opt, err) < 0)
+		return -1;
+	if (env->rcpts.n == 0 && !opt->read_headers) {
+		error_set(err, ERR_USAGE, "no recipients given (name them as "
+			"arguments, or use -t to read them from the header)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Without -f the sender is the account's from; with neither, none. */
+static int
+envelope_account_sender(struct envelope *env, const struct account *acct,
+	const char *path, struct error *err)
+{
+	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
+
+	if (env->sender)
+		return 0;
+	if (acct->from && envelope_sender(env, acct->from, err) < 0) {
+		error_prefix(err, "account '%s': from",
+			quote(qname, acct->name));
+		return -1;
+	}
+	if (!env->sender) {
+		error_set(err, ERR_CONFIG, "no envelope sender: use -f, or set "
+			"'from' in account '%s' of %s",
+			quote(qname, acct->name), quote(qpath, path));
+		return -1;
+	}
+	return 0;
+}
+
+/* The message and, with -t, the recipients its header names. */
+static int
+read_message(struct message *msg, struct envelope *env,
+	const struct options *opt, struct error *err)
+{
+	struct message_opts mopts = {0};
+
+	mopts.dot_ends = !opt->to_eof;
+	if (message_read(msg, STDIN_FILENO, &mopts, err) < 0) {
+		error_prefix(err, "standard input");
+		return -1;
+	}
+	if (opt->read_headers && envelope_headers(env, msg, err) < 0)
+		return -1;
+	if (env->rcpts.n == 0) {
+		error_set(err, ERR_USAGE, "no recipients: none given as "
+			"arguments and none in the To:, Cc: or Bcc: header");
+		return -1;
+	}
+	return envelope_check(env, err);
+}
+
+/* Submit, then name each refused recipient and write the log line. */
+static int
+deliver(const struct account *acct, struct envelope *env,
+	struct message *msg, const struct options *opt, struct error *err)
+{
+	struct submission sub = {0};
+	int r;
+
+	sub.acct = acct;
+	sub.env = env;
+	sub.msg = msg;
+	sub.opt = opt;
+	sub.rcpts = xcalloc(env->rcpts.n, sizeof(*sub.rcpts));
+	for (size_t i = 0; i < env->rcpts.n; i++)
+		sub.rcpts[i].addr = env->rcpts.v[i].mailbox;
+	r = submit(&sub, err);
+	if (r < 0)
+		report_refused(sub.rcpts, env->rcpts.n);
+	log_outcome(&sub, err);
+	smtp_rcpts_release(sub.rcpts, env->rcpts.n);
+	free(sub.rcpts);
+	free(sub.final_text);
+	return r;
+}
+
 /* Everything after the command line: config, input, envelope, session. */
 static int
 run(const struct options *opt, struct error *err)
@@ -641,66 +755,23 @@ run(const struct options *opt, struct error *err)
 	struct config cfg = {0};
 	struct message msg = {0};
 	struct envelope env = {0};
-	struct message_opts mopts = {0};
-	struct submission sub = {0};
+	const struct account *acct;
 	int r = -1, have_cfg = 0, have_msg = 0;
 
 	address_list_init(&env.rcpts);
-	if (opt->sender && envelope_sender(&env, opt->sender, err) < 0)
+	if (envelope_options(&env, opt, err) < 0)
 		goto out;
-	if (envelope_args(&env, opt, err) < 0)
-		goto out;
-	if (env.rcpts.n == 0 && !opt->read_headers) {
-		error_set(err, ERR_USAGE, "no recipients given (name them as "
-			"arguments, or use -t to read them from the header)");
-		goto out;
-	}
 	if (config_load(&cfg, opt->config, err) < 0)
 		goto out;
 	have_cfg = 1;
-	sub.acct = config_choose(&cfg, opt->account, env.sender, err);
-	if (!sub.acct || config_check_account(sub.acct, err) < 0)
+	acct = config_choose(&cfg, opt->account, env.sender, err);
+	if (!acct || config_check_account(acct, err) < 0 ||
+		envelope_account_sender(&env, acct, cfg.path, err) < 0)
 		goto out;
-	if (!env.sender && sub.acct->from &&
-	    envelope_sender(&env, sub.acct->from, err) < 0) {
-		error_prefix(err, "account '%s': from", sub.acct->name);
-		goto out;
-	}
-	if (!env.sender) {
-		error_set(err, ERR_CONFIG, "no envelope sender: use -f, or set "
-			"'from' in account '%s' of %s", sub.acct->name, cfg.path);
-		goto out;
-	}
-
-	mopts.dot_ends = !opt->to_eof;
-	if (message_read(&msg, STDIN_FILENO, &mopts, err) < 0) {
-		error_prefix(err, "standard input");
-		goto out;
-	}
 	have_msg = 1;
-	if (opt->read_headers && envelope_headers(&env, &msg, err) < 0)
+	if (read_message(&msg, &env, opt, err) < 0)
 		goto out;
-	if (env.rcpts.n == 0) {
-		error_set(err, ERR_USAGE, "no recipients: none given as "
-			"arguments and none in the To:, Cc: or Bcc: header");
-		goto out;
-	}
-	if (envelope_check(&env, err) < 0)
-		goto out;
-
-	sub.env = &env;
-	sub.msg = &msg;
-	sub.opt = opt;
-	sub.rcpts = xcalloc(env.rcpts.n, sizeof(*sub.rcpts));
-	for (size_t i = 0; i < env.rcpts.n; i++)
-		sub.rcpts[i].addr = env.rcpts.v[i].mailbox;
-	r = submit(&sub, err);
-	if (r < 0)
-		report_refused(sub.rcpts, env.rcpts.n);
-	log_outcome(&sub, err);
-	smtp_rcpts_release(sub.rcpts, env.rcpts.n);
-	free(sub.rcpts);
-	free(sub.final_text);
+	r = deliver(acct, &env, &msg, opt, err);
 out:
 	if (have_msg)
 		message_release(&msg);
@@ -719,7 +790,7 @@ main(int argc, char **argv)
 	error_clear(&err);
 	if (options_parse(&opt, argc, argv, &err) < 0) {
 		fprintf(stderr, "postie: %s\n", err.text);
-		return EX_USAGE;
+		return log_exit_code(err.cls);
 	}
 	if (opt.help || opt.version) {
 		if (opt.help)

@@ -210,12 +210,25 @@ smtp_flush(struct smtp_session *s, const char *context, struct error *err)
 /* --- receiving ---------------------------------------------------------- */
 
 /*
- * Read one whole reply into s->reply within one timeout. With
- * single, the reply answers a lone command, so bytes behind it were
- * never asked for: RFC 5321 §4.1.1 lets a server speak only when
- * spoken to, and a server that runs ahead would have its next lines
- * taken as answers to commands it has not seen (reply smuggling).
+ * After the reply to a lone command nothing may wait unread: RFC 5321
+ * §4.1.1 lets a server speak only when spoken to, and a server that runs
+ * ahead would have its next lines taken as answers to commands it has
+ * not seen (reply smuggling). Such bytes end the session.
  */
+static int
+smtp_check_unsolicited(struct smtp_session *s, const char *context,
+	struct error *err)
+{
+	if (iobuf_buffered(&s->io) == 0)
+		return 0;
+	error_set(err, ERR_PROTOCOL, "%s: unexpected bytes from the server "
+		"after its reply", context);
+	smtp_set_state(s, SMTP_ST_DEAD);
+	return -1;
+}
+
+/* Read one whole reply into s->reply within one timeout; with single,
+   it answers a lone command and must be all there is. */
 static int
 smtp_read_reply(struct smtp_session *s, const char *context, int single,
 	struct error *err)
@@ -234,17 +247,12 @@ smtp_read_reply(struct smtp_session *s, const char *context, int single,
 		}
 	} while (r == 0);
 	iobuf_clear_deadline(&s->io);
-	if (r == 1 && single && iobuf_buffered(&s->io) > 0) {
-		error_set(err, ERR_PROTOCOL,
-			"unexpected bytes from the server after its reply");
-		r = -1;
-	}
 	if (r < 0) {
 		error_prefix(err, "%s", context);
 		smtp_set_state(s, SMTP_ST_DEAD);
 		return -1;
 	}
-	return 0;
+	return single ? smtp_check_unsolicited(s, context, err) : 0;
 }
 
 /* Keep the reply that decided the outcome, for the log line. */
@@ -452,14 +460,24 @@ smtp_handle(struct smtp_session *s, enum smtp_state st, struct smtp_txn *t,
 
 /* --- session ------------------------------------------------------------ */
 
+/* Send the command of state st alone and read its reply; single as for
+   smtp_read_reply. */
+static int
+smtp_command(struct smtp_session *s, enum smtp_state st, const char *context,
+	int single, struct error *err)
+{
+	smtp_enter(s, NULL, st, 0);
+	if (smtp_flush(s, context, err) < 0)
+		return -1;
+	return smtp_read_reply(s, context, single, err);
+}
+
 /* Send the command of state st alone and judge its reply. */
 static int
 smtp_step(struct smtp_session *s, enum smtp_state st, const char *context,
 	struct error *err)
 {
-	smtp_enter(s, NULL, st, 0);
-	if (smtp_flush(s, context, err) < 0 ||
-		smtp_read_reply(s, context, 1, err) < 0)
+	if (smtp_command(s, st, context, 1, err) < 0)
 		return -1;
 	return smtp_handle(s, st, NULL, 0, context, err);
 }
@@ -505,9 +523,7 @@ smtp_reset(struct smtp_session *s)
 {
 	struct error ignored;
 
-	smtp_enter(s, NULL, SMTP_ST_RSET, 0);
-	if (smtp_flush(s, "RSET", &ignored) < 0 ||
-		smtp_read_reply(s, "RSET", 1, &ignored) < 0)
+	if (smtp_command(s, SMTP_ST_RSET, "RSET", 1, &ignored) < 0)
 		return;
 	if (s->reply.code == 421)
 		smtp_set_state(s, SMTP_ST_DEAD);
@@ -523,11 +539,9 @@ smtp_quit(struct smtp_session *s)
 	if (s->state == SMTP_ST_DEAD || s->state == SMTP_ST_QUIT ||
 		s->state == SMTP_ST_CONNECTED)
 		return;
-	smtp_enter(s, NULL, SMTP_ST_QUIT, 0);
 	if (s->io.timeout_ms == 0 || s->io.timeout_ms > SMTP_QUIT_TIMEOUT_MS)
 		s->io.timeout_ms = SMTP_QUIT_TIMEOUT_MS;
-	if (smtp_flush(s, "QUIT", &ignored) == 0)
-		smtp_read_reply(s, "QUIT", 0, &ignored);
+	smtp_command(s, SMTP_ST_QUIT, "QUIT", 0, &ignored);
 	smtp_set_state(s, SMTP_ST_DEAD);
 }
 
@@ -700,14 +714,16 @@ smtp_flush_data(struct smtp_session *s, struct error *err)
 	if (r == 1)
 		return smtp_early_reply(s, err);
 	if (r < 0) {
-		error_prefix(err, "data");
+		error_prefix(err, "during data");
 		smtp_set_state(s, SMTP_ST_DEAD);
 	}
 	return r;
 }
 
 /* Stream the dot-stuffed data through the output queue, never holding
-   more than about SMTP_QUEUE_MAX + SMTP_CHUNK bytes of it. */
+   more than about SMTP_QUEUE_MAX + SMTP_CHUNK bytes of it. Every flush,
+   the tail's too, watches for the server, so one that speaks or hangs up
+   mid-way is heard before the end of data can follow. */
 static int
 smtp_send_body(struct smtp_session *s, const struct smtp_source *src,
 	struct error *err)
@@ -733,10 +749,35 @@ smtp_send_body(struct smtp_session *s, const struct smtp_source *src,
 	   dot onto the last line. */
 	if (tail[0] != '\r' || tail[1] != '\n')
 		iobuf_queue(&s->io, "\r\n", 2);
-	r = 0;
+	r = smtp_flush_data(s, err);
 out:
 	free(chunk);
 	return r;
+}
+
+/*
+ * The end of data and the verdict. A 2xx here is the moment the server
+ * takes the message (RFC 5321 §4.1.1.4): bytes behind it still end the
+ * session, but must not turn a delivered message into a failure that a
+ * caller would retry, delivering it twice.
+ */
+static int
+smtp_end_data(struct smtp_session *s, struct error *err)
+{
+	const char *ctx = "end of data";
+
+	if (smtp_command(s, SMTP_ST_DOT, ctx, 0, err) < 0)
+		return -1;
+	if (s->reply.code / 100 != 2 && smtp_check_unsolicited(s, ctx, err) < 0)
+		return -1;
+	if (smtp_handle(s, SMTP_ST_DOT, NULL, 0, ctx, err) < 0)
+		return -1;
+	if (iobuf_buffered(&s->io) > 0) {
+		log_info("smtp: unexpected bytes after the message was "
+			 "accepted; ending the session");
+		smtp_set_state(s, SMTP_ST_DEAD);
+	}
+	return 0;
 }
 
 static int
@@ -749,9 +790,10 @@ smtp_data(struct smtp_session *s, struct smtp_txn *t, struct error *err)
 		smtp_set_state(s, SMTP_ST_DEAD);
 		return -1;
 	}
+	/* Last look: the server may have spoken since the data's tail. */
 	if (iobuf_readable(&s->io))
 		return smtp_early_reply(s, err);
-	return smtp_step(s, SMTP_ST_DOT, "end of data", err);
+	return smtp_end_data(s, err);
 }
 
 int

@@ -22,7 +22,7 @@
 
 struct smtp_params {
 	const char *helo_name; /* EHLO / HELO argument */
-	unsigned timeout;      /* seconds, for every read and write */
+	unsigned timeout;      /* seconds, for every read and write (0: none) */
 };
 
 enum smtp_body {
@@ -85,16 +85,19 @@ struct smtp_session {
  * error, data cut off mid-way) and then does nothing.
  *
  * -v: every command and reply line goes to log_transcript ('>' / '<');
- * the message data is not shown, its end is shown as "> .". State changes
- * show as log_info lines "smtp: OLD -> NEW".
+ * the message data is not shown, its end is shown as "> .". With -vv,
+ * state changes also show, as log_info lines "smtp: OLD -> NEW".
  */
 
 /*
  * Read the greeting and say EHLO (HELO when EHLO is refused with 5xx).
- * s takes over fd for reading and writing (smtp_close closes it).
- * Errors: ERR_TEMP (4xx greeting, timeout, close), ERR_UNAVAILABLE (5xx
- * greeting, EHLO and HELO refused), ERR_PROTOCOL (malformed reply, bytes
- * after a final reply that nobody asked for).
+ * s takes over fd for reading and writing (smtp_close closes it), even
+ * when this fails. Error texts: "greeting: ...", "EHLO: ...", "HELO: ...".
+ * Errors: ERR_TEMP (a 4xx greeting, EHLO or HELO; a timeout; the server
+ * hanging up or the connection failing), ERR_UNAVAILABLE (5xx greeting;
+ * EHLO and then HELO refused with 5xx), ERR_PROTOCOL (a malformed reply,
+ * a reply code the command cannot get, bytes after a reply that nobody
+ * asked for), ERR_OS or ERR_IO (local failures, from iobuf).
  */
 int smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 	struct error *err);
@@ -102,17 +105,28 @@ int smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 /*
  * One transaction: MAIL, every RCPT (one write with PIPELINING), DATA,
  * the data, end of data. 0 when the server accepted the message (final
- * 2xx). Error texts are one line: "MAIL FROM:<x>: server said: 451 ...",
- * "DATA: ...", "end of data: ...", "during data: ..." (the server spoke
- * or hung up before the end: ERR_TEMP, nothing committed), and for
- * refused recipients "2 of 3 recipients refused; nothing was sent" with
- * each recipient's reply in rcpts[i] (code >= 400) for the caller to
- * print. Reply texts in err are escaped. Errors: per DESIGN.md (4xx -> ERR_TEMP, refused recipient 5xx ->
- * ERR_RCPT, other 5xx -> ERR_UNAVAILABLE, message too large for the
- * server's SIZE -> ERR_UNAVAILABLE before MAIL, 8-bit data without 8BITMIME
- * or DSN requested without DSN -> ERR_DATA / ERR_UNAVAILABLE before MAIL,
- * source read error -> the source's class). After a failure that left the
- * session usable the transaction has been reset.
+ * 2xx; bytes behind that reply end the session, as anywhere, but do not
+ * undo the success: the server has the message, and a retry would
+ * deliver it twice). Error texts are one line, server text escaped:
+ * "MAIL FROM:<x>: server said: 451 ...", "recipient <x>: ..." (the
+ * session ended at that RCPT), "DATA: ...", "end of data: ...",
+ * "during data: ..." (the server spoke, hung up or stopped reading before
+ * the end: ERR_TEMP, no end of data was sent), and for refused recipients
+ * "2 of 3 recipients refused; nothing was sent" with each recipient's
+ * reply in rcpts[i] (code >= 400) for the caller to print.
+ * Errors (DESIGN.md's table):
+ *   before MAIL, nothing sent: ERR_USAGE (no recipients), ERR_DATA (a
+ *   line break in the envelope; 8-bit data and no 8BITMIME),
+ *   ERR_UNAVAILABLE (larger than the server's SIZE; DSN asked for and
+ *   not offered);
+ *   replies: any 4xx ERR_TEMP; 5xx to MAIL, DATA or the end of data
+ *   ERR_UNAVAILABLE; recipients refused: ERR_RCPT when any refusal was
+ *   5xx, else ERR_TEMP;
+ *   ERR_TEMP, ERR_PROTOCOL, ERR_OS, ERR_IO as for smtp_open;
+ *   a source read error: the source's class.
+ * After a refused envelope RSET has been sent; after a refused DATA or end
+ * of data no transaction is open. Either way the session stays usable
+ * unless it ended (421, timeout, hang-up, protocol error, data cut off).
  */
 int smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	const struct smtp_source *src, struct error *err);

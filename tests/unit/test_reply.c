@@ -4,6 +4,7 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,63 @@ test_iobuf_failures(void)
 	close(sv[0]);
 }
 
+/* A back end whose every call fails with the errno in ctx. */
+static ssize_t
+failing_read(void *ctx, void *p, size_t len)
+{
+	(void)p, (void)len;
+	errno = *(int *)ctx;
+	return -1;
+}
+
+static ssize_t
+failing_write(void *ctx, const void *p, size_t len)
+{
+	(void)p, (void)len;
+	errno = *(int *)ctx;
+	return -1;
+}
+
+static void
+test_iobuf_network_errors(void)
+{
+	static const int temporary[] = {ECONNRESET, ETIMEDOUT, EHOSTUNREACH,
+		ENETUNREACH, ENETDOWN, ECONNABORTED, EPIPE};
+	struct iobuf io;
+	struct error err;
+	struct iobuf_backend be = {failing_read, failing_write, NULL, NULL};
+	const char *line;
+	size_t len, i;
+	int sv[2], e;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		abort();
+	iobuf_init(&io, sv[0], 2);
+	be.ctx = &e;
+	iobuf_set_backend(&io, &be);
+	/* A connection that fails under us (the server's host gone, a
+	   route lost, a TCP retransmission timeout) is "try again later",
+	   75, like every other connection failure, not a local I/O error. */
+	for (i = 0; i < sizeof(temporary) / sizeof(temporary[0]); i++) {
+		e = temporary[i];
+		CHECK_INT(iobuf_getline(&io, &line, &len, &err), -1);
+		CHECK_INT(err.cls, ERR_TEMP);
+		iobuf_queue(&io, "QUIT\r\n", 6);
+		CHECK_INT(iobuf_flush(&io, &err), -1);
+		CHECK_INT(err.cls, ERR_TEMP);
+	}
+	/* What is not the network stays a local I/O error. */
+	e = EFAULT;
+	CHECK_INT(iobuf_getline(&io, &line, &len, &err), -1);
+	CHECK_INT(err.cls, ERR_IO);
+	iobuf_queue(&io, "QUIT\r\n", 6);
+	CHECK_INT(iobuf_flush(&io, &err), -1);
+	CHECK_INT(err.cls, ERR_IO);
+	iobuf_release(&io);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void
 test_iobuf_flush(void)
 {
@@ -494,6 +552,7 @@ main(void)
 	test_caps_auth_cap();
 	test_iobuf_lines();
 	test_iobuf_failures();
+	test_iobuf_network_errors();
 	test_iobuf_flush();
 	return check_finish();
 }
