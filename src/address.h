@@ -30,6 +30,11 @@ struct address {
 	                  display is), or NULL */
 };
 
+/*
+ * The parser grows v to the next power of two (from 4) as n reaches one,
+ * so the capacity follows from n: code that resizes v itself must not
+ * hand the list to address_parse_list again.
+ */
 struct address_list {
 	struct address *v;
 	size_t n;

@@ -1,8 +1,10 @@
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "xmalloc.h"
@@ -132,4 +134,45 @@ buf_consume(struct buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
+}
+
+static ssize_t
+buf_read_retry(int fd, void *p, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, p, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+ssize_t
+buf_read_fd(struct buf *b, int fd, size_t want)
+{
+	char probe;
+	ssize_t n;
+
+	if (want > b->max - b->len)
+		want = b->max - b->len;
+	if (want == 0) {
+		/* At the cap: a byte more means the input does not fit, which
+		   must not pass for the end of it. */
+		n = buf_read_retry(fd, &probe, 1);
+		if (n > 0) {
+			errno = EFBIG;
+			n = -1;
+		}
+		return n;
+	}
+	if (buf_grow(b, want) < 0) {
+		errno = EFBIG; /* not reached: want fits under the cap */
+		return -1;
+	}
+	n = buf_read_retry(fd, b->data + b->len, want);
+	if (n > 0) {
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+	return n;
 }

@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct buf {
 	char *data;
@@ -41,5 +42,14 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 /* Drop the first n bytes (n <= len), moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
+
+/*
+ * Append what one read(2) of fd returns: at most want (> 0) bytes, fewer
+ * when the cap leaves less room; EINTR is retried. Returns the bytes
+ * added, 0 at end of file, or -1 with errno set: the read's error, or
+ * EFBIG when the buffer is at its cap and fd still has data (one byte of
+ * it is then consumed and lost, to tell that apart from end of file).
+ */
+ssize_t buf_read_fd(struct buf *b, int fd, size_t want);
 
 #endif

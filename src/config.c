@@ -249,7 +249,7 @@ config_value(const char *s, size_t len, struct error *err)
 {
 	struct buf out;
 
-	buf_init(&out, (size_t)-1);
+	buf_init(&out, CONFIG_FILE_MAX); /* a value is part of the file */
 	while (len > 0 && config_is_space(s[len - 1]))
 		len--;
 	if (len == 0 || s[0] != '"') {
@@ -758,28 +758,17 @@ config_release(struct config *cfg)
 static int
 config_read_fd(int fd, const char *path, struct buf *b, struct error *err)
 {
-	char chunk[16384];
 	ssize_t n;
 
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error_set(err, ERR_NOINPUT, "%s: %s", path,
-				strerror(errno));
-			break;
-		}
-		if (n == 0)
-			return 0;
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			error_set(err, ERR_CONFIG, "%s: larger than %u KiB; "
-				"this is not a configuration file", path,
-				CONFIG_FILE_MAX / 1024);
-			break;
-		}
-	}
-	explicit_bzero(chunk, sizeof(chunk));
+	while ((n = buf_read_fd(b, fd, 16384)) > 0)
+		continue;
+	if (n == 0)
+		return 0;
+	if (errno == EFBIG)
+		error_set(err, ERR_CONFIG, "%s: larger than %u KiB; this is not "
+			"a configuration file", path, CONFIG_FILE_MAX / 1024);
+	else
+		error_set(err, ERR_NOINPUT, "%s: %s", path, strerror(errno));
 	return -1;
 }
 
@@ -799,7 +788,8 @@ config_check_mode(const struct stat *st, const char *path, int saw_password,
 	}
 	if (saw_password && (st->st_mode & (S_IRGRP | S_IROTH))) {
 		error_set(err, ERR_CONFIG, "%s: contains a password but is "
-			"readable by others; run: chmod 600 %s", path, path);
+			"readable by group or others; run: chmod 600 %s", path,
+			path);
 		return -1;
 	}
 	return 0;

@@ -82,10 +82,12 @@ struct config {
  *   then the system file SYSCONFDIR/postie.conf, SYSCONFDIR/msmtprc.
  * On success cfg owns everything (config_release frees it).
  * Errors: ERR_NOINPUT (66) for an -C file that does not exist or cannot be
- * read, ERR_CONFIG (78) for "file:line: what" grammar errors, an unknown
- * key, a bad value, no file found, or a file holding a literal password
- * that group or others can read (the message gives the chmod that fixes
- * it).
+ * read (or a directory), and for a searched file that exists but cannot
+ * be read; ERR_CONFIG (78) for "file:line: what" grammar errors, an
+ * unknown key, a bad value, no file found, a file larger than
+ * CONFIG_FILE_MAX, a file others may write, or a file holding a literal
+ * password that group or others can read (the message gives the chmod
+ * that fixes it).
  */
 int config_load(struct config *cfg, const char *path, struct error *err);
 /*
@@ -110,6 +112,7 @@ int config_load_first(struct config *cfg, char *const *paths, size_t npaths,
  */
 int config_parse(struct config *cfg, const char *name, const char *text,
 	size_t len, struct error *err);
+/* Free every account (secrets wiped first); cfg is then empty. */
 void config_release(struct config *cfg);
 
 /*

@@ -13,6 +13,19 @@
 #include "buf.h"
 #include "log.h"
 
+/*
+ * The per-message line is built in one capped buffer. Every part has its
+ * own bound, so the line always fits: host, user and from are cut at
+ * LOG_FIELD_MAX (longer ones cannot be valid), the recipients at
+ * LOG_RCPTS_MAX (then "...(N more)": a -t message may name thousands),
+ * the quoted texts by log_add_quoted's escape buffer.
+ */
+#define LOG_FIELD_MAX 1024
+#define LOG_RCPTS_MAX 4096
+#define LOG_QUOTED_MAX (ERROR_TEXT_MAX * 2)
+#define LOG_LINE_MAX (3 * LOG_FIELD_MAX + LOG_RCPTS_MAX + \
+	4 * LOG_QUOTED_MAX + 256)
+
 static int log_level;
 
 void
@@ -233,7 +246,7 @@ log_facility(const char *name, int *facility)
 static void
 log_add_quoted(struct buf *b, const char *key, const char *val)
 {
-	char esc[ERROR_TEXT_MAX * 2];
+	char esc[LOG_QUOTED_MAX];
 
 	log_escape(esc, sizeof(esc), val, strlen(val));
 	buf_printf(b, " %s='", key);
@@ -245,20 +258,38 @@ log_add_quoted(struct buf *b, const char *key, const char *val)
 	buf_addch(b, '\'');
 }
 
+/* " recipients=a,b,...": at most LOG_RCPTS_MAX bytes of addresses. */
+static void
+log_add_rcpts(struct buf *b, const char *const *rcpts, size_t n)
+{
+	size_t i, used = 0, len;
+
+	buf_addstr(b, " recipients=");
+	for (i = 0; i < n; i++) {
+		len = strlen(rcpts[i]) + (i ? 1 : 0);
+		if (len > LOG_RCPTS_MAX - used) {
+			buf_printf(b, "%s...(%zu more)", i ? "," : "", n - i);
+			return;
+		}
+		buf_printf(b, "%s%s", i ? "," : "", rcpts[i]);
+		used += len;
+	}
+}
+
 static void
 log_format_record(struct buf *b, const struct log_record *rec)
 {
 	const struct error *o = rec->outcome;
 	int code = log_exit_code(o ? o->cls : ERR_NONE);
-	size_t i;
+	const int max = LOG_FIELD_MAX;
 
-	buf_printf(b, "host=%s tls=%s auth=%s", rec->host ? rec->host : "-",
-		rec->tls ? "on" : "off", rec->auth ? "on" : "off");
+	buf_printf(b, "host=%.*s tls=%s auth=%s", max,
+		rec->host ? rec->host : "-", rec->tls ? "on" : "off",
+		rec->auth ? "on" : "off");
 	if (rec->user)
-		buf_printf(b, " user=%s", rec->user);
-	buf_printf(b, " from=%s recipients=", rec->from ? rec->from : "");
-	for (i = 0; i < rec->nrcpts; i++)
-		buf_printf(b, "%s%s", i ? "," : "", rec->rcpts[i]);
+		buf_printf(b, " user=%.*s", max, rec->user);
+	buf_printf(b, " from=%.*s", max, rec->from ? rec->from : "");
+	log_add_rcpts(b, rec->rcpts, rec->nrcpts);
 	buf_printf(b, " mailsize=%lld", rec->mailsize);
 	if (rec->smtp_code)
 		buf_printf(b, " smtpstatus=%d", rec->smtp_code);
@@ -276,6 +307,7 @@ log_to_file(const char *line, size_t len, const char *path, struct error *err)
 	struct buf out;
 	time_t now = time(NULL);
 	struct tm tm;
+	ssize_t n;
 	int fd, r = 0;
 
 	if (strcmp(path, "-") == 0) {
@@ -289,11 +321,13 @@ log_to_file(const char *line, size_t len, const char *path, struct error *err)
 	}
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
-	buf_init(&out, (size_t)-1);
+	buf_init(&out, sizeof(stamp) + len + 2);
 	buf_printf(&out, "%s %.*s\n", stamp, (int)len, line);
 	/* One write, so concurrent postie runs never interleave a line. */
-	if (write(fd, out.data, out.len) != (ssize_t)out.len) {
-		error_set(err, ERR_IO, "logfile %s: %s", path, strerror(errno));
+	n = write(fd, out.data, out.len);
+	if (n != (ssize_t)out.len) {
+		error_set(err, ERR_IO, "logfile %s: %s", path,
+			n < 0 ? strerror(errno) : "short write (disk full?)");
 		r = -1;
 	}
 	buf_release(&out);
@@ -310,7 +344,7 @@ log_write_record(const struct log_record *rec, const char *logfile,
 
 	if (!logfile && !syslog_facility)
 		return 0;
-	buf_init(&line, (size_t)-1);
+	buf_init(&line, LOG_LINE_MAX);
 	log_format_record(&line, rec);
 	if (logfile && log_to_file(line.data, line.len, logfile, err) < 0)
 		r = -1;

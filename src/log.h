@@ -82,9 +82,12 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  *   host=H tls=on|off auth=on|off user=U from=F recipients=A,B
  *   mailsize=N smtpstatus=C smtpmsg='...' errormsg='...' exitcode=EX_...
  * written to logfile (appended, one write, "-" = stderr) and/or syslog.
- * syslog_facility is NULL for none, "on" for LOG_MAIL, or a facility name
- * (LOG_USER, LOG_MAIL, LOG_LOCAL0..7). Failures to log are reported in err
- * but never change the message's outcome.
+ * The line is bounded: host, user and from are cut at 1 KiB, and past
+ * 4 KiB of recipients the list ends "...(N more)". syslog_facility is NULL
+ * for none, "on" for LOG_MAIL, or a facility name (LOG_USER, LOG_MAIL,
+ * LOG_LOCAL0..7). Failures to log are reported in err but never change the
+ * message's outcome: ERR_CANTCREAT (the log file cannot be opened), ERR_IO
+ * (the write failed), ERR_CONFIG (an unknown facility).
  */
 struct log_record {
 	const char *host;

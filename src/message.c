@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -47,8 +48,9 @@
 #define INTAKE_CHUNK (64 * 1024)  /* one read(2) */
 #define SPOOL_STAGE  (256 * 1024) /* one write(2) to the temp file */
 /* A pending line may hold MESSAGE_LINE_MAX bytes plus "\r\r" of PHP's
-   line ending before its LF arrives. */
+   line ending before its LF arrives; one read more goes after it. */
 #define INTAKE_PENDING_MAX (MESSAGE_LINE_MAX + 2)
+#define INTAKE_BUF_MAX (INTAKE_PENDING_MAX + INTAKE_CHUNK)
 /* The reader stops refilling from the temp file once less than this is
    free and something is already in the caller's buffer. */
 #define READER_MIN_FILL 1024
@@ -73,31 +75,12 @@ struct intake {
 	size_t stage_len;
 };
 
-/* The read buffer: bytes [start, end) are read but not yet a whole line;
-   no LF lies in [start, scan). */
+/* The read buffer: bytes [start, b.len) are read but not yet a whole
+   line; no LF lies in [start, scan). */
 struct inbuf {
-	char *p;
-	size_t cap, start, scan, end;
+	struct buf b;
+	size_t start, scan;
 };
-
-static int
-ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* Locale-independent: header names are ASCII (RFC 5322 §2.2). */
-static int
-ascii_caseeq(const char *a, const char *b, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (ascii_lower((unsigned char)a[i]) !=
-		        ascii_lower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
 
 /* OR of all bytes, so the compiler can vectorise the 8-bit scan. */
 static int
@@ -139,17 +122,6 @@ field_name_len(const char *p, size_t len)
 	for (i = n; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
 		continue;
 	return i < len && p[i] == ':' ? n : 0;
-}
-
-static ssize_t
-read_retry(int fd, char *p, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = read(fd, p, len);
-	while (n < 0 && errno == EINTR);
-	return n;
 }
 
 static int
@@ -267,6 +239,8 @@ static int
 body_line(struct intake *in, const char *p, size_t len)
 {
 	in->phase = PHASE_BODY;
+	if (!in->msg->body_8bit && bytes_have_8bit(p, len))
+		in->msg->body_8bit = in->msg->has_8bit = 1;
 	if (body_put(in, p, len) < 0)
 		return -1;
 	return body_put(in, "\r\n", 2);
@@ -275,18 +249,16 @@ body_line(struct intake *in, const char *p, size_t len)
 static int
 header_append(struct intake *in, const char *p, size_t len)
 {
-	if (len + 2 > MESSAGE_HEADER_MAX - in->headers.len) {
+	/* A half-appended line is harmless: the error ends the intake. */
+	if (buf_append(&in->headers, p, len) < 0 ||
+	        buf_append(&in->headers, "\r\n", 2) < 0) {
 		error_set(in->err, ERR_DATA,
 		        "header section is longer than %d bytes (line %lu)",
 		        MESSAGE_HEADER_MAX, in->lineno);
 		return -1;
 	}
-	if (buf_append(&in->headers, p, len) < 0 ||
-	        buf_append(&in->headers, "\r\n", 2) < 0) {
-		/* unreachable: the cap was checked above */
-		error_set(in->err, ERR_SOFTWARE, "header buffer cap");
-		return -1;
-	}
+	if (!in->msg->has_8bit && bytes_have_8bit(p, len))
+		in->msg->has_8bit = 1;
 	return 0;
 }
 
@@ -349,8 +321,6 @@ intake_line(struct intake *in, const char *p, size_t len)
 		return 0;
 	}
 	in->kept = 1;
-	if (!in->msg->has_8bit && bytes_have_8bit(p, len))
-		in->msg->has_8bit = 1;
 	if (!in->msg->has_nul && memchr(p, '\0', len) != NULL)
 		in->msg->has_nul = 1;
 	if (in->phase == PHASE_HEADER)
@@ -362,20 +332,20 @@ intake_line(struct intake *in, const char *p, size_t len)
 static int
 intake_lines(struct intake *in, struct inbuf *ib)
 {
-	char *lf;
+	char *data = ib->b.data, *lf;
 
 	while (!in->done) {
-		lf = memchr(ib->p + ib->scan, '\n', ib->end - ib->scan);
+		lf = memchr(data + ib->scan, '\n', ib->b.len - ib->scan);
 		if (lf == NULL) {
-			ib->scan = ib->end;
+			ib->scan = ib->b.len;
 			break;
 		}
-		if (intake_line(in, ib->p + ib->start,
-		            (size_t)(lf - (ib->p + ib->start))) < 0)
+		if (intake_line(in, data + ib->start,
+		            (size_t)(lf - (data + ib->start))) < 0)
 			return -1;
-		ib->start = ib->scan = (size_t)(lf - ib->p) + 1;
+		ib->start = ib->scan = (size_t)(lf - data) + 1;
 	}
-	if (!in->done && ib->end - ib->start > INTAKE_PENDING_MAX) {
+	if (!in->done && ib->b.len - ib->start > INTAKE_PENDING_MAX) {
 		error_set(in->err, ERR_DATA, "line %lu is longer than %d bytes",
 		        in->lineno + 1, MESSAGE_LINE_MAX);
 		return -1;
@@ -383,36 +353,29 @@ intake_lines(struct intake *in, struct inbuf *ib)
 	return 0;
 }
 
-/* Room for one more INTAKE_CHUNK after end: move the pending line to the
-   front, grow only when a long line needs it. */
+/* Move the pending line to the front: the buffer then grows only for a
+   long line, never with the message. */
 static void
-inbuf_make_room(struct inbuf *ib)
+inbuf_shift(struct inbuf *ib)
 {
-	if (ib->cap - ib->end >= INTAKE_CHUNK)
+	if (ib->start == 0)
 		return;
-	if (ib->start > 0) {
-		memmove(ib->p, ib->p + ib->start, ib->end - ib->start);
-		ib->end -= ib->start;
-		ib->scan -= ib->start;
-		ib->start = 0;
-	}
-	if (ib->cap - ib->end < INTAKE_CHUNK) {
-		ib->cap *= 2;
-		ib->p = xreallocarray(ib->p, ib->cap, 1);
-	}
+	buf_consume(&ib->b, ib->start);
+	ib->scan -= ib->start;
+	ib->start = 0;
 }
 
 static int
 intake_run(struct intake *in, int fd)
 {
-	struct inbuf ib = {NULL, INTAKE_CHUNK, 0, 0, 0};
+	struct inbuf ib = {.start = 0, .scan = 0};
 	ssize_t n;
 	int rc = -1;
 
-	ib.p = xmalloc(ib.cap);
+	buf_init(&ib.b, INTAKE_BUF_MAX);
 	for (;;) {
-		inbuf_make_room(&ib);
-		n = read_retry(fd, ib.p + ib.end, INTAKE_CHUNK);
+		inbuf_shift(&ib);
+		n = buf_read_fd(&ib.b, fd, INTAKE_CHUNK);
 		if (n < 0) {
 			error_set(in->err, ERR_IO, "reading the message: %s",
 			        strerror(errno));
@@ -421,19 +384,18 @@ intake_run(struct intake *in, int fd)
 		if (n == 0)
 			break;
 		in->msg->input_len += n;
-		ib.end += (size_t)n;
 		if (intake_lines(in, &ib) < 0)
 			goto out;
 		if (in->done)
 			break;
 	}
 	/* A last line without LF. */
-	if (!in->done && ib.end > ib.start &&
-	        intake_line(in, ib.p + ib.start, ib.end - ib.start) < 0)
+	if (!in->done && ib.b.len > ib.start &&
+	        intake_line(in, ib.b.data + ib.start, ib.b.len - ib.start) < 0)
 		goto out;
 	rc = 0;
 out:
-	free(ib.p);
+	buf_release(&ib.b);
 	return rc;
 }
 
@@ -516,7 +478,7 @@ field_is(const struct message *msg, size_t i, const char *name)
 	size_t len = strlen(name);
 
 	return msg->fields[i].name_len == len &&
-	       ascii_caseeq(field_name(msg, i), name, len);
+	       strncasecmp(field_name(msg, i), name, len) == 0;
 }
 
 long
@@ -574,6 +536,23 @@ message_field_value(const struct message *msg, size_t i)
 	return field_unfold(msg, i, &len);
 }
 
+/* Any byte >= 0x80 in the data that will be sent. */
+static int
+message_sends_8bit(const struct message *msg)
+{
+	const struct message_field *f;
+	size_t i;
+
+	if (msg->body_8bit)
+		return 1;
+	for (i = 0; i < msg->nfields; i++) {
+		f = &msg->fields[i];
+		if (!f->removed && bytes_have_8bit(msg->headers + f->off, f->len))
+			return 1;
+	}
+	return 0;
+}
+
 size_t
 message_remove_fields(struct message *msg, const char *name)
 {
@@ -585,6 +564,10 @@ message_remove_fields(struct message *msg, const char *name)
 			n++;
 		}
 	}
+	/* A UTF-8 name in a removed Bcc must not ask for 8BITMIME, or
+	   fail on a server without it (RFC 6152 is about what is sent). */
+	if (n > 0 && msg->has_8bit)
+		msg->has_8bit = message_sends_8bit(msg);
 	return n;
 }
 
@@ -595,7 +578,7 @@ message_has_resent(const struct message *msg)
 
 	for (i = 0; i < msg->nfields; i++)
 		if (msg->fields[i].name_len >= 7 &&
-		        ascii_caseeq(field_name(msg, i), "Resent-", 7))
+		        strncasecmp(field_name(msg, i), "Resent-", 7) == 0)
 			return 1;
 	return 0;
 }
@@ -728,7 +711,7 @@ reader_separator(struct message_reader *r, char *out, size_t cap, size_t *pos)
 {
 	if (message_sends_separator(r->msg))
 		r->off += reader_copy(
-		        r, "\r\n" + r->off, 2 - r->off, out, cap, pos);
+		        r, &"\r\n"[r->off], 2 - r->off, out, cap, pos);
 	else
 		r->off = 2;
 	if (r->off == 2)

@@ -58,7 +58,9 @@ struct message {
 	int body_fd;     /* unlinked temp file once past MESSAGE_MEM_MAX, or -1 */
 	off_t body_len;
 
-	int has_8bit;    /* any byte >= 0x80 in headers or body */
+	int has_8bit;    /* any byte >= 0x80 in the wire data: the body or a
+	                    header field not removed */
+	int body_8bit;   /* any byte >= 0x80 in the body */
 	int has_nul;     /* any NUL byte */
 	off_t input_len; /* bytes read from the input (with any read past
 	                    the "." line in the same read(2)) */
@@ -80,6 +82,7 @@ struct message_opts {
  */
 int message_read(struct message *msg, int fd, const struct message_opts *opts,
 	struct error *err);
+/* Free everything and close the temp file; msg is then empty. */
 void message_release(struct message *msg);
 
 /* Index of the next field named name (ASCII case-insensitive) at or
@@ -93,7 +96,8 @@ long message_find_field(const struct message *msg, const char *name,
  */
 char *message_field_value(const struct message *msg, size_t i);
 /* Leave every field with this name (ASCII case-insensitive, continuation
-   lines included) out of the wire data; returns how many matched. */
+   lines included) out of the wire data, and update has_8bit to what is
+   still sent; returns how many matched. */
 size_t message_remove_fields(struct message *msg, const char *name);
 
 /*
@@ -127,6 +131,8 @@ struct message_reader {
 	int at_line_start;
 };
 
+/* Start reading msg's wire data from its first byte; r holds no resources
+   and msg must outlive it. dotstuff: 1 for DATA, 0 for BDAT. */
 void message_reader_init(struct message_reader *r, const struct message *msg,
 	int dotstuff);
 /*

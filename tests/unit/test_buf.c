@@ -1,8 +1,10 @@
 /* buf: the capped buffer every byte from outside goes through. */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "check.h"
@@ -100,6 +102,58 @@ test_printf_consume_detach(void)
 	buf_release(&b);
 }
 
+/* A pipe holding text, closed for writing so the reader sees its end. */
+static int
+pipe_with(const char *text)
+{
+	int fds[2];
+
+	if (pipe(fds) < 0)
+		return -1;
+	if (write(fds[1], text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fds[0]);
+		fds[0] = -1;
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+/* buf_read_fd appends, stops at end of file, and tells "does not fit"
+   apart from "ended exactly at the cap". */
+static void
+test_read_fd(void)
+{
+	struct buf b;
+	int fd;
+
+	buf_init(&b, 8);
+	CHECK_INT(buf_addstr(&b, "ab"), 0);
+	fd = pipe_with("cdefgh");
+	CHECK(fd >= 0);
+	CHECK_INT(buf_read_fd(&b, fd, 4), 4);
+	CHECK_STR(b.data, "abcdef");
+	CHECK_INT(buf_read_fd(&b, fd, 100), 2);
+	CHECK_STR(b.data, "abcdefgh");
+	CHECK_INT(buf_read_fd(&b, fd, 100), 0);
+	CHECK_INT(b.len, 8);
+	close(fd);
+
+	buf_reset(&b);
+	fd = pipe_with("123456789");
+	CHECK_INT(buf_read_fd(&b, fd, 100), 8);
+	errno = 0;
+	CHECK_INT(buf_read_fd(&b, fd, 100), -1);
+	CHECK_INT(errno, EFBIG);
+	CHECK_STR(b.data, "12345678");
+	close(fd);
+
+	buf_reset(&b);
+	CHECK_INT(buf_read_fd(&b, -1, 100), -1);
+	CHECK_INT(errno, EBADF);
+	CHECK_STR(b.data, "");
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -107,5 +161,6 @@ main(void)
 	test_append_grows();
 	test_cap();
 	test_printf_consume_detach();
+	test_read_fd();
 	return check_finish();
 }

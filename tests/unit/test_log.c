@@ -85,7 +85,7 @@ test_escape(void)
 static char *
 slurp(const char *path)
 {
-	static char text[4096];
+	static char text[65536];
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
 
@@ -150,6 +150,43 @@ test_log_record(void)
 	rmdir(dir);
 }
 
+/* A -t message may name thousands of recipients: the log line lists the
+   first ones and says how many more there were, instead of growing with
+   the header. */
+static void
+test_log_record_many_rcpts(void)
+{
+	char dir[] = "/tmp/postie-test-log.XXXXXX";
+	char path[128], names[3000][16];
+	const char *rcpts[3000];
+	struct log_record rec = {0};
+	struct error outcome, err;
+	char *text, *nl;
+	size_t i;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/log", dir);
+	for (i = 0; i < 3000; i++) {
+		snprintf(names[i], sizeof(names[i]), "r%zu@x.test", i);
+		rcpts[i] = names[i];
+	}
+	error_clear(&outcome);
+	rec.host = "mx.test";
+	rec.from = "me@x.test";
+	rec.rcpts = rcpts;
+	rec.nrcpts = 3000;
+	rec.outcome = &outcome;
+	CHECK_INT(log_write_record(&rec, path, NULL, &err), 0);
+	text = slurp(path);
+	CHECK(text && strstr(text, " recipients=r0@x.test,r1@x.test,"));
+	CHECK(text && strstr(text, "more) mailsize=0 exitcode=EX_OK\n"));
+	nl = text ? strchr(text, '\n') : NULL;
+	CHECK(nl && nl - text < 4096 + 200);
+	CHECK(text && strstr(text, "r2999@x.test") == NULL);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -157,5 +194,6 @@ main(void)
 	test_error_text();
 	test_escape();
 	test_log_record();
+	test_log_record_many_rcpts();
 	return check_finish();
 }

@@ -411,6 +411,38 @@ test_8bit(void)
 	message_release(&m);
 }
 
+/* has_8bit describes what is sent: 8-bit bytes only in a removed Bcc
+   field no longer ask for 8BITMIME; anywhere else they still do. */
+static void
+test_8bit_removed_field(void)
+{
+	struct message m;
+	struct error err;
+	static const char bcc[] = "To: a@x\nBcc: J\xc3\xb6rg <j@x>\n\nplain\n";
+	static const char body[] = "Bcc: J\xc3\xb6rg <j@x>\n\nb\xc3\xb6" "dy\n";
+	static const char kept[] = "Bcc: J\xc3\xb6rg <j@x>\nTo: \xc3\xa9 <a@x>\n\nx\n";
+	static const char first[] = "Bcc: J\xc3\xb6rg <j@x>\nb\xc3\xb6" "dy\n";
+
+	CHECK_INT(read_input(bcc, sizeof(bcc) - 1, 1, &m, &err), 0);
+	CHECK_INT(m.has_8bit, 1);
+	CHECK_INT(message_remove_fields(&m, "Bcc"), 1);
+	CHECK_INT(m.has_8bit, 0);
+	message_release(&m);
+	CHECK_INT(read_input(body, sizeof(body) - 1, 1, &m, &err), 0);
+	CHECK_INT(message_remove_fields(&m, "Bcc"), 1);
+	CHECK_INT(m.has_8bit, 1);
+	message_release(&m);
+	CHECK_INT(read_input(kept, sizeof(kept) - 1, 1, &m, &err), 0);
+	CHECK_INT(message_remove_fields(&m, "Bcc"), 1);
+	CHECK_INT(m.has_8bit, 1);
+	message_release(&m);
+	/* the line that ended the header (no separator) is body */
+	CHECK_INT(read_input(first, sizeof(first) - 1, 1, &m, &err), 0);
+	CHECK_INT(message_remove_fields(&m, "Bcc"), 1);
+	CHECK_INT(m.has_8bit, 1);
+	message_release(&m);
+}
+
 static void
 test_empty_input(void)
 {
@@ -839,6 +871,7 @@ main(int argc, char **argv)
 	test_pipe_pieces();
 	test_chunk_boundaries();
 	test_8bit();
+	test_8bit_removed_field();
 	test_empty_input();
 	test_header_only_and_no_separator();
 	test_from_line();
