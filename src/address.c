@@ -684,6 +684,55 @@ address_list_release(struct address_list *l)
 	list_truncate(l, 0);
 }
 
+struct dedupe_key {
+	const char *mailbox;
+	size_t index;
+};
+
+/* Equal mailboxes sort together, earliest first. */
+static int
+dedupe_compare(const void *a, const void *b)
+{
+	const struct dedupe_key *x = a, *y = b;
+	int c = strcasecmp(x->mailbox, y->mailbox);
+
+	if (c)
+		return c;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+void
+address_list_dedupe(struct address_list *l)
+{
+	struct dedupe_key *keys;
+	char *drop;
+	size_t i, kept = 0;
+
+	if (l->n < 2)
+		return;
+	keys = xcalloc(l->n, sizeof(*keys));
+	drop = xcalloc(l->n, 1);
+	for (i = 0; i < l->n; i++) {
+		keys[i].mailbox = l->v[i].mailbox;
+		keys[i].index = i;
+	}
+	qsort(keys, l->n, sizeof(*keys), dedupe_compare);
+	for (i = 1; i < l->n; i++)
+		if (strcasecmp(keys[i].mailbox, keys[i - 1].mailbox) == 0)
+			drop[keys[i].index] = 1;
+	/* Compacting in place keeps n a count the growth rule still fits:
+	   the array is only ever larger than list_add needs. */
+	for (i = 0; i < l->n; i++) {
+		if (drop[i])
+			address_release(&l->v[i]);
+		else
+			l->v[kept++] = l->v[i];
+	}
+	l->n = kept;
+	free(keys);
+	free(drop);
+}
+
 int
 address_parse_list(
         const char *s, size_t len, struct address_list *out, struct error *err)

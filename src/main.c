@@ -419,47 +419,21 @@ check_argument(const char *what, const char *arg, struct error *err)
 	return -1;
 }
 
-/* Append the mailboxes of one address list to l, leaving out duplicates
-   (compared case-insensitively). */
-static void
-envelope_add(struct address_list *l, struct address_list *more)
-{
-	for (size_t i = 0; i < more->n; i++) {
-		struct address *a = &more->v[i];
-		size_t j;
-
-		for (j = 0; j < l->n; j++)
-			if (strcasecmp(l->v[j].mailbox, a->mailbox) == 0)
-				break;
-		if (j < l->n)
-			continue;
-		l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-		l->v[l->n++] = *a;
-		memset(a, 0, sizeof(*a));
-	}
-	address_list_release(more);
-}
-
 static int
 envelope_args(struct envelope *env, const struct options *o,
 	struct error *err)
 {
 	for (int i = 0; i < o->nrcpts; i++) {
-		struct address_list more;
+		char q[QUOTE_MAX];
 
 		if (check_argument("recipient", o->rcpts[i], err) < 0)
 			return -1;
-		address_list_init(&more);
-		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]), &more,
-			    err) < 0) {
-			char q[QUOTE_MAX];
-
-			address_list_release(&more);
+		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]),
+			    &env->rcpts, err) < 0) {
 			error_prefix(err, "recipient '%s'",
 				quote(q, o->rcpts[i]));
 			return -1;
 		}
-		envelope_add(&env->rcpts, &more);
 	}
 	return 0;
 }
@@ -521,14 +495,8 @@ static int
 envelope_headers(struct envelope *env, struct message *msg,
 	struct error *err)
 {
-	struct address_list more;
-
-	address_list_init(&more);
-	if (message_header_recipients(msg, &more, err) < 0) {
-		address_list_release(&more);
+	if (message_header_recipients(msg, &env->rcpts, err) < 0)
 		return -1;
-	}
-	envelope_add(&env->rcpts, &more);
 	message_remove_fields(msg, "Bcc");
 	message_remove_fields(msg, "Resent-Bcc");
 	return 0;
@@ -687,6 +655,14 @@ envelope_account_sender(struct envelope *env, const struct account *acct,
 
 	if (env->sender)
 		return 0;
+	/* "from *@example.org" chooses the account for any sender there;
+	   it is no address to send from. */
+	if (acct->from && strpbrk(acct->from, "*?")) {
+		error_set(err, ERR_CONFIG, "no envelope sender: account '%s' "
+			"has the pattern from '%s'; use -f",
+			quote(qname, acct->name), quote(qpath, acct->from));
+		return -1;
+	}
 	if (acct->from && envelope_sender(env, acct->from, err) < 0) {
 		error_prefix(err, "account '%s': from",
 			quote(qname, acct->name));
@@ -715,6 +691,7 @@ read_message(struct message *msg, struct envelope *env,
 	}
 	if (opt->read_headers && envelope_headers(env, msg, err) < 0)
 		return -1;
+	address_list_dedupe(&env->rcpts);
 	if (env->rcpts.n == 0) {
 		error_set(err, ERR_USAGE, "no recipients: none given as "
 			"arguments and none in the To:, Cc: or Bcc: header");
