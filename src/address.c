@@ -64,7 +64,7 @@ is_atext(int c)
 	if (c < 0)
 		return 0;
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	        (c >= '0' && c <= '9') || c >= 0x80)
+		(c >= '0' && c <= '9') || c >= 0x80)
 		return 1;
 	return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
@@ -89,7 +89,7 @@ char_name(int c, char *out, size_t size)
 }
 
 static int parse_fail(struct parser *p, size_t off, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int
 parse_fail(struct parser *p, size_t off, const char *fmt, ...)
@@ -113,14 +113,14 @@ fail_unexpected(struct parser *p, const char *where)
 	if (c == ')' || c == '>')
 		return parse_fail(p, p->pos, "unbalanced '%c'", c);
 	return parse_fail(p, p->pos, "unexpected %s%s",
-	        char_name(c, name, sizeof(name)), where);
+		char_name(c, name, sizeof(name)), where);
 }
 
 static int
 fail_too_long(struct parser *p, size_t off)
 {
 	return parse_fail(
-	        p, off, "mailbox longer than %d bytes", ADDRESS_MAILBOX_MAX);
+		p, off, "mailbox longer than %d bytes", ADDRESS_MAILBOX_MAX);
 }
 
 /*
@@ -145,11 +145,11 @@ parse_prescan(struct parser *p)
 			return parse_fail(p, i, "CR not followed by LF");
 		if (c == '\n' && next != ' ' && next != '\t')
 			return parse_fail(
-			        p, i, "line break not followed by white space");
+				p, i, "line break not followed by white space");
 		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
-		        c == 0x7f)
+			c == 0x7f)
 			return parse_fail(
-			        p, i, "control character 0x%02X", (unsigned)c);
+				p, i, "control character 0x%02X", (unsigned)c);
 	}
 	return 0;
 }
@@ -216,7 +216,7 @@ words_release(struct words *w)
 
 static void
 words_add(struct words *w, const char *raw, size_t rawlen, const char *val,
-        size_t vallen)
+	size_t vallen)
 {
 	(void)buf_append(&w->display, raw, rawlen);
 	if (buf_append(&w->local, val, vallen) < 0)
@@ -266,7 +266,7 @@ read_quoted(struct parser *p, struct words *w)
 			c = p->s[p->pos++];
 			if (c == '\r' || c == '\n')
 				return parse_fail(
-				        p, p->pos - 1, "line break after '\\'");
+					p, p->pos - 1, "line break after '\\'");
 			words_add(w, "\\", 1, "", 0);
 		}
 		words_add(w, &c, 1, &c, 1);
@@ -389,14 +389,14 @@ parse_literal(struct parser *p, struct buf *mbox)
 		if (c == ']') {
 			if (mbox->len == first + 1)
 				return parse_fail(
-				        p, start, "empty domain literal");
+					p, start, "empty domain literal");
 			p->pos++;
 			rc |= buf_addch(mbox, ']');
 			return rc < 0 ? fail_too_long(p, start) : 0;
 		}
 		if (c == '[' || c == '\\')
 			return parse_fail(
-			        p, p->pos, "'%c' in domain literal", c);
+				p, p->pos, "'%c' in domain literal", c);
 		if (!is_blank((unsigned char)c))
 			rc |= buf_addch(mbox, c);
 		p->pos++;
@@ -484,7 +484,7 @@ skip_route(struct parser *p)
 			break;
 		} else if (c == '>') {
 			parse_fail(
-			        p, p->pos, "source route without an address");
+				p, p->pos, "source route without an address");
 			break;
 		} else {
 			fail_unexpected(p, " in source route");
@@ -501,7 +501,7 @@ skip_route(struct parser *p)
  */
 static void
 list_add(struct address_list *l, const char *display, const char *mailbox,
-        const char *group)
+	const char *group)
 {
 	struct address *a;
 
@@ -528,7 +528,7 @@ list_truncate(struct address_list *l, size_t n)
 /* name-addr / angle-addr: p->pos is at '<'; w holds the display name. */
 static int
 parse_angle(struct parser *p, const struct words *w, struct address_list *out,
-        const char *group)
+	const char *group)
 {
 	struct words local;
 	struct buf mbox;
@@ -547,7 +547,7 @@ parse_angle(struct parser *p, const struct words *w, struct address_list *out,
 	if ((c == '@' || c == ',') && skip_route(p) < 0)
 		goto done;
 	if (words_collect(p, &local) < 0 ||
-	        mailbox_finish(p, &local, &mbox) < 0)
+		mailbox_finish(p, &local, &mbox) < 0)
 		goto done;
 	if (skip_cfws(p, NULL) < 0)
 		goto done;
@@ -570,7 +570,7 @@ done:
 /* An addr-spec or unqualified name whose local part is already in w. */
 static int
 parse_bare(struct parser *p, const struct words *w, struct address_list *out,
-        const char *group)
+	const char *group)
 {
 	struct buf mbox;
 	int rc;
@@ -584,7 +584,7 @@ parse_bare(struct parser *p, const struct words *w, struct address_list *out,
 }
 
 static int parse_elements(
-        struct parser *p, struct address_list *out, const char *group);
+	struct parser *p, struct address_list *out, const char *group);
 
 /*
  * group (RFC 5322 §3.4): p->pos is at ':'. A missing ';' at the end of
@@ -593,7 +593,7 @@ static int parse_elements(
  */
 static int
 parse_group(struct parser *p, const struct words *name,
-        struct address_list *out, const char *outer)
+	struct address_list *out, const char *outer)
 {
 	if (outer)
 		return parse_fail(p, p->pos, "group inside a group");
@@ -658,7 +658,7 @@ parse_elements(struct parser *p, struct address_list *out, const char *group)
 			return parse_fail(p, p->pos, "';' outside a group");
 		else
 			return fail_unexpected(
-			        p, " after address (missing ','?)");
+				p, " after address (missing ','?)");
 	}
 }
 
@@ -735,7 +735,7 @@ address_list_dedupe(struct address_list *l)
 
 int
 address_parse_list(
-        const char *s, size_t len, struct address_list *out, struct error *err)
+	const char *s, size_t len, struct address_list *out, struct error *err)
 {
 	struct parser p = {s, len, 0, err};
 	size_t before = out->n;
@@ -749,7 +749,7 @@ address_parse_list(
 
 int
 address_parse_one(
-        const char *s, size_t len, struct address *out, struct error *err)
+	const char *s, size_t len, struct address *out, struct error *err)
 {
 	struct address_list l;
 	int rc = -1;
@@ -759,7 +759,7 @@ address_parse_one(
 		goto done;
 	if (l.n != 1) {
 		error_set(err, ERR_DATA, "%s",
-		        l.n ? "more than one address" : "no address");
+			l.n ? "more than one address" : "no address");
 		goto done;
 	}
 	*out = l.v[0];
@@ -788,7 +788,7 @@ envelope_quoted(const char *m, char *why, size_t size)
 		if (c == '"')
 			break;
 		if (c == '\\' && ((unsigned char)m[i] < 0x20 ||
-		                         (unsigned char)m[i] > 0x7e)) {
+					 (unsigned char)m[i] > 0x7e)) {
 			snprintf(why, size, "bad quoted pair in local part");
 			return 0;
 		}
@@ -818,8 +818,8 @@ envelope_dot_string(const char *m, char *why, size_t size)
 
 		if (c == '.' && prev_dot) {
 			snprintf(why, size, "%s",
-			        i ? "'..' in local part"
-			          : "local part starts with '.'");
+				i ? "'..' in local part"
+				  : "local part starts with '.'");
 			return 0;
 		}
 		if (c == ' ') {
@@ -828,9 +828,9 @@ envelope_dot_string(const char *m, char *why, size_t size)
 		}
 		if (c != '.' && !is_atext(c)) {
 			snprintf(why, size,
-			        "'%c' not allowed in an unquoted "
-			        "local part",
-			        c);
+				"'%c' not allowed in an unquoted "
+				"local part",
+				c);
 			return 0;
 		}
 		prev_dot = c == '.';
@@ -910,7 +910,7 @@ envelope_label(const char *l, size_t len, char *why, size_t size)
 	}
 	if (len > LABEL_MAX) {
 		snprintf(why, size, "domain label longer than %d bytes",
-		        LABEL_MAX);
+			LABEL_MAX);
 		return -1;
 	}
 	if (l[0] == '-' || l[len - 1] == '-') {
@@ -921,8 +921,8 @@ envelope_label(const char *l, size_t len, char *why, size_t size)
 		unsigned char c = (unsigned char)l[i];
 
 		if (c != '-' &&
-		        (c < 0x80 && !(c >= '0' && c <= '9') &&
-		                !((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))) {
+			(c < 0x80 && !(c >= '0' && c <= '9') &&
+				!((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))) {
 			snprintf(why, size, "'%c' not allowed in domain", c);
 			return -1;
 		}
@@ -972,9 +972,9 @@ envelope_problem(const char *m, char *why, size_t size)
 
 		if (c == '\r' || c == '\n' || c < 0x20 || c == 0x7f) {
 			snprintf(why, size, "%s",
-			        c == '\r'   ? "contains CR"
-			        : c == '\n' ? "contains LF"
-			                    : "contains a control character");
+				c == '\r'   ? "contains CR"
+				: c == '\n' ? "contains LF"
+					    : "contains a control character");
 			return -1;
 		}
 		if (c == '<' || c == '>') {
@@ -983,12 +983,12 @@ envelope_problem(const char *m, char *why, size_t size)
 		}
 	}
 	local = m[0] == '"' ? envelope_quoted(m, why, size)
-	                    : envelope_dot_string(m, why, size);
+			    : envelope_dot_string(m, why, size);
 	if (local == 0)
 		return -1;
 	if (local > LOCAL_MAX) {
 		snprintf(why, size, "local part longer than %d bytes",
-		        LOCAL_MAX);
+			LOCAL_MAX);
 		return -1;
 	}
 	if (m[local] == '\0')

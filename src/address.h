@@ -19,15 +19,15 @@
 
 struct address {
 	char *display; /* display name as written, NULL if none: comments
-	                  dropped, each run of blanks and folding made one
-	                  space, quoted strings kept with their quotes and
-	                  backslashes (so it can go back into a header);
-	                  encoded words are not decoded */
+			  dropped, each run of blanks and folding made one
+			  space, quoted strings kept with their quotes and
+			  backslashes (so it can go back into a header);
+			  encoded words are not decoded */
 	char *mailbox; /* the envelope form "local@domain", or "local" when
-	                  unqualified; quoted local parts keep their quotes
-	                  only where RFC 5321 needs them */
+			  unqualified; quoted local parts keep their quotes
+			  only where RFC 5321 needs them */
 	char *group;   /* name of the group it was listed in (written as
-	                  display is), or NULL */
+			  display is), or NULL */
 };
 
 /*
@@ -85,8 +85,8 @@ void address_list_dedupe(struct address_list *l);
  * Errors: ERR_DATA, "reason at offset N" (N counts bytes from 0); out is
  * left as it was (addresses appended before the error are removed).
  */
-int address_parse_list(const char *s, size_t len, struct address_list *out,
-	struct error *err);
+int address_parse_list(
+	const char *s, size_t len, struct address_list *out, struct error *err);
 
 /*
  * Parse len bytes that must hold exactly one mailbox, in any form
@@ -97,8 +97,8 @@ int address_parse_list(const char *s, size_t len, struct address_list *out,
  * Errors: ERR_DATA as address_parse_list, or "no address" / "more than
  * one address".
  */
-int address_parse_one(const char *s, size_t len, struct address *out,
-	struct error *err);
+int address_parse_one(
+	const char *s, size_t len, struct address *out, struct error *err);
 
 /*
  * Check one envelope mailbox for use in MAIL FROM / RCPT TO (RFC 5321

@@ -51,7 +51,10 @@ struct config_keydef {
 	size_t offset; /* of the field in struct account */
 };
 
-#define KEY(n, b, t, f) {n, b, t, offsetof(struct account, f)}
+#define KEY(n, b, t, f)                                                        \
+	{                                                                      \
+		n, b, t, offsetof(struct account, f)                           \
+	}
 static const struct config_keydef config_keys[] = {
 	KEY("host", CONFIG_HOST, TYPE_HOST, host),
 	KEY("port", CONFIG_PORT, TYPE_PORT, port),
@@ -71,27 +74,60 @@ static const struct config_keydef config_keys[] = {
 
 /* msmtp keys (current and historical) that this version does not do yet. */
 static const char *const config_unsupported[] = {
-	"tls_trust_file", "tls_crl_file", "tls_fingerprint", "tls_key_file",
-	"tls_cert_file", "tls_certcheck", "tls_nocertcheck", "tls_priorities",
-	"tls_min_dh_prime_bits", "tls_host_override", "tls_force_sslv3",
-	"ntlmdomain", "auto_from", "maildomain", "dsn_notify", "dsn_return",
-	"set_from_header", "set_date_header", "set_msgid_header",
-	"remove_bcc_headers", "undisclosed_recipients", "source_ip",
-	"proxy_host", "proxy_port", "socket", "logfile_time_format", "aliases",
-	"eval", "add_missing_from_header", "add_missing_date_header",
-	"protocol", "allow_from_override", "from_full_name", "keepbcc",
+	"tls_trust_file",
+	"tls_crl_file",
+	"tls_fingerprint",
+	"tls_key_file",
+	"tls_cert_file",
+	"tls_certcheck",
+	"tls_nocertcheck",
+	"tls_priorities",
+	"tls_min_dh_prime_bits",
+	"tls_host_override",
+	"tls_force_sslv3",
+	"ntlmdomain",
+	"auto_from",
+	"maildomain",
+	"dsn_notify",
+	"dsn_return",
+	"set_from_header",
+	"set_date_header",
+	"set_msgid_header",
+	"remove_bcc_headers",
+	"undisclosed_recipients",
+	"source_ip",
+	"proxy_host",
+	"proxy_port",
+	"socket",
+	"logfile_time_format",
+	"aliases",
+	"eval",
+	"add_missing_from_header",
+	"add_missing_date_header",
+	"protocol",
+	"allow_from_override",
+	"from_full_name",
+	"keepbcc",
 };
 
 static const char *const config_facilities[] = {
-	"LOG_USER", "LOG_MAIL", "LOG_LOCAL0", "LOG_LOCAL1", "LOG_LOCAL2",
-	"LOG_LOCAL3", "LOG_LOCAL4", "LOG_LOCAL5", "LOG_LOCAL6", "LOG_LOCAL7",
+	"LOG_USER",
+	"LOG_MAIL",
+	"LOG_LOCAL0",
+	"LOG_LOCAL1",
+	"LOG_LOCAL2",
+	"LOG_LOCAL3",
+	"LOG_LOCAL4",
+	"LOG_LOCAL5",
+	"LOG_LOCAL6",
+	"LOG_LOCAL7",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 struct config_parser {
 	struct config *cfg;
-	const char *name;        /* the file, for messages */
+	const char *name; /* the file, for messages */
 	unsigned line;
 	struct account defaults; /* what "defaults" sections have set so far */
 	int section;             /* 0 none yet, 1 defaults, 2 an account */
@@ -221,7 +257,8 @@ config_unquote(const char *s, size_t len, struct buf *out, struct error *err)
 		if (s[i] == '\\') {
 			i++;
 			if (i >= len || (s[i] != '"' && s[i] != '\\')) {
-				error_set(err, ERR_CONFIG, "unknown escape in "
+				error_set(err, ERR_CONFIG,
+					"unknown escape in "
 					"a quoted value (only \\\" and \\\\ "
 					"are allowed)");
 				return -1;
@@ -265,8 +302,7 @@ config_value(const char *s, size_t len, struct error *err)
 
 /* Digits only, within lo..hi; no sign, no spaces, no hex. */
 static int
-config_number(const char *v, unsigned long lo, unsigned long hi,
-	unsigned *out)
+config_number(const char *v, unsigned long lo, unsigned long hi, unsigned *out)
 {
 	unsigned long n;
 	char *end;
@@ -337,7 +373,8 @@ config_set_syslog(char **v, struct error *err)
 			return 0;
 		}
 	}
-	error_set(err, ERR_CONFIG, "'syslog' must be 'on', 'off' or a facility "
+	error_set(err, ERR_CONFIG,
+		"'syslog' must be 'on', 'off' or a facility "
 		"(LOG_USER, LOG_MAIL, LOG_LOCAL0 to LOG_LOCAL7), not '%s'",
 		config_quote(q, sizeof(q), *v));
 	return -1;
@@ -351,7 +388,8 @@ config_set_auth(char **v, struct error *err)
 	if (strcmp(*v, "on") == 0 || strcmp(*v, "off") == 0)
 		return 0;
 	if (!config_is_mechanism(*v)) {
-		error_set(err, ERR_CONFIG, "'auth' must be 'on', 'off' or a "
+		error_set(err, ERR_CONFIG,
+			"'auth' must be 'on', 'off' or a "
 			"SASL mechanism name, not '%s'",
 			config_quote(q, sizeof(q), *v));
 		return -1;
@@ -362,8 +400,8 @@ config_set_auth(char **v, struct error *err)
 
 /* port, timeout and the on/off keys: stored in a, v is freed. */
 static int
-config_set_number(struct account *a, const struct config_keydef *k,
-	char **v, struct error *err)
+config_set_number(struct account *a, const struct config_keydef *k, char **v,
+	struct error *err)
 {
 	char q[CONFIG_QUOTE_MAX];
 
@@ -371,23 +409,26 @@ config_set_number(struct account *a, const struct config_keydef *k,
 	if (k->type == TYPE_BOOL) {
 		if (strcmp(*v, "on") != 0 && strcmp(*v, "off") != 0) {
 			error_set(err, ERR_CONFIG,
-				"'%s' must be 'on' or 'off', not '%s'",
-				k->name, q);
+				"'%s' must be 'on' or 'off', not '%s'", k->name,
+				q);
 			return -1;
 		}
 		*account_int(a, k) = strcmp(*v, "on") == 0;
 	} else if (k->type == TYPE_PORT) {
 		if (config_number(*v, 1, 65535, account_uint(a, k)) < 0) {
-			error_set(err, ERR_CONFIG, "'port' must be a number "
-				"from 1 to 65535, not '%s'", q);
+			error_set(err, ERR_CONFIG,
+				"'port' must be a number "
+				"from 1 to 65535, not '%s'",
+				q);
 			return -1;
 		}
 	} else if (strcmp(*v, "off") == 0) {
 		/* postie never waits forever: "off" is the default. */
 		*account_uint(a, k) = CONFIG_TIMEOUT_DEFAULT;
-	} else if (config_number(*v, 1, CONFIG_TIMEOUT_MAX,
-			   account_uint(a, k)) < 0) {
-		error_set(err, ERR_CONFIG, "'timeout' must be a number of "
+	} else if (config_number(
+			   *v, 1, CONFIG_TIMEOUT_MAX, account_uint(a, k)) < 0) {
+		error_set(err, ERR_CONFIG,
+			"'timeout' must be a number of "
 			"seconds from 1 to %d, or 'off', not '%s'",
 			CONFIG_TIMEOUT_MAX, q);
 		return -1;
@@ -397,16 +438,18 @@ config_set_number(struct account *a, const struct config_keydef *k,
 }
 
 static int
-config_check_word(const struct config_keydef *k, const char *v,
-	struct error *err)
+config_check_word(
+	const struct config_keydef *k, const char *v, struct error *err)
 {
 	char q[CONFIG_QUOTE_MAX];
 	const char *p;
 
 	for (p = v; *p; p++) {
 		if (config_is_space(*p)) {
-			error_set(err, ERR_CONFIG, "'%s' must be one word, not "
-				"'%s'", k->name, config_quote(q, sizeof(q), v));
+			error_set(err, ERR_CONFIG,
+				"'%s' must be one word, not "
+				"'%s'",
+				k->name, config_quote(q, sizeof(q), v));
 			return -1;
 		}
 	}
@@ -418,8 +461,8 @@ config_check_word(const struct config_keydef *k, const char *v,
  * which unsets the key); the others are stored in a and *v is freed.
  */
 static int
-config_check_value(struct account *a, const struct config_keydef *k,
-	char **v, struct error *err)
+config_check_value(struct account *a, const struct config_keydef *k, char **v,
+	struct error *err)
 {
 	char *p;
 
@@ -495,8 +538,10 @@ config_key_line(struct config_parser *p, const char *key, const char *rest,
 	if (!k)
 		return -1;
 	if (p->section == 0) {
-		error_set(err, ERR_CONFIG, "'%s' before any 'account' or "
-			"'defaults' line", key);
+		error_set(err, ERR_CONFIG,
+			"'%s' before any 'account' or "
+			"'defaults' line",
+			key);
 		return -1;
 	}
 	v = config_value(rest, restlen, err);
@@ -550,16 +595,19 @@ config_parents(struct config_parser *p, struct account *a, const char *s,
 		i = config_skip_space(s, len, i);
 		n = config_name_len(s + i, len - i);
 		if (n == 0) {
-			error_set(err, ERR_CONFIG, "account '%s': missing "
-				"parent account name after '%c'", a->name, sep);
+			error_set(err, ERR_CONFIG,
+				"account '%s': missing "
+				"parent account name after '%c'",
+				a->name, sep);
 			return -1;
 		}
 		name = xstrndup(s + i, n);
 		parent = config_find(p->cfg, name);
 		if (!parent || parent == a) {
-			error_set(err, ERR_CONFIG, "account '%s' inherits from "
-				"'%s', which is not defined above it", a->name,
-				config_quote(q, sizeof(q), name));
+			error_set(err, ERR_CONFIG,
+				"account '%s' inherits from "
+				"'%s', which is not defined above it",
+				a->name, config_quote(q, sizeof(q), name));
 			free(name);
 			return -1;
 		}
@@ -569,8 +617,10 @@ config_parents(struct config_parser *p, struct account *a, const char *s,
 		if (i == len)
 			return 0;
 		if (s[i] != ',') {
-			error_set(err, ERR_CONFIG, "account '%s': expected ',' "
-				"between parent accounts", a->name);
+			error_set(err, ERR_CONFIG,
+				"account '%s': expected ',' "
+				"between parent accounts",
+				a->name);
 			return -1;
 		}
 		sep = ',';
@@ -579,8 +629,8 @@ config_parents(struct config_parser *p, struct account *a, const char *s,
 }
 
 static int
-config_account_line(struct config_parser *p, const char *s, size_t len,
-	struct error *err)
+config_account_line(
+	struct config_parser *p, const char *s, size_t len, struct error *err)
 {
 	struct config *cfg = p->cfg;
 	struct account *a, *old;
@@ -595,13 +645,15 @@ config_account_line(struct config_parser *p, const char *s, size_t len,
 	name = xstrndup(s, n);
 	old = config_find(cfg, name);
 	if (old) {
-		error_set(err, ERR_CONFIG, "account '%s' is already defined on "
-			"line %u", config_quote(q, sizeof(q), name), old->line);
+		error_set(err, ERR_CONFIG,
+			"account '%s' is already defined on "
+			"line %u",
+			config_quote(q, sizeof(q), name), old->line);
 		free(name);
 		return -1;
 	}
-	cfg->accounts = xreallocarray(cfg->accounts, cfg->naccounts + 1,
-		sizeof(*cfg->accounts));
+	cfg->accounts = xreallocarray(
+		cfg->accounts, cfg->naccounts + 1, sizeof(*cfg->accounts));
 	a = &cfg->accounts[cfg->naccounts++];
 	account_init(a);
 	a->name = name;
@@ -613,7 +665,8 @@ config_account_line(struct config_parser *p, const char *s, size_t len,
 	if (i == len)
 		return 0;
 	if (s[i] != ':') {
-		error_set(err, ERR_CONFIG, "account '%s': expected ':' before "
+		error_set(err, ERR_CONFIG,
+			"account '%s': expected ':' before "
 			"the parent accounts",
 			config_quote(q, sizeof(q), name));
 		return -1;
@@ -645,8 +698,8 @@ config_check_bytes(const char *s, size_t len, struct error *err)
 
 /* One line without its LF (and without the CR of a CRLF ending). */
 static int
-config_line(struct config_parser *p, const char *s, size_t len,
-	struct error *err)
+config_line(
+	struct config_parser *p, const char *s, size_t len, struct error *err)
 {
 	size_t i = config_skip_space(s, len, 0), k;
 	char *key;
@@ -733,8 +786,8 @@ config_parse_internal(struct config *cfg, const char *name, const char *text,
 }
 
 int
-config_parse(struct config *cfg, const char *name, const char *text,
-	size_t len, struct error *err)
+config_parse(struct config *cfg, const char *name, const char *text, size_t len,
+	struct error *err)
 {
 	int saw_password;
 
@@ -765,8 +818,10 @@ config_read_fd(int fd, const char *path, struct buf *b, struct error *err)
 	if (n == 0)
 		return 0;
 	if (errno == EFBIG)
-		error_set(err, ERR_CONFIG, "%s: larger than %u KiB; this is not "
-			"a configuration file", path, CONFIG_FILE_MAX / 1024);
+		error_set(err, ERR_CONFIG,
+			"%s: larger than %u KiB; this is not "
+			"a configuration file",
+			path, CONFIG_FILE_MAX / 1024);
 	else
 		error_set(err, ERR_NOINPUT, "%s: %s", path, strerror(errno));
 	return -1;
@@ -782,14 +837,17 @@ config_check_mode(const struct stat *st, const char *path, int saw_password,
 	struct error *err)
 {
 	if (st->st_mode & S_IWOTH) {
-		error_set(err, ERR_CONFIG, "%s: is writable by others; run: "
-			"chmod o-w %s", path, path);
+		error_set(err, ERR_CONFIG,
+			"%s: is writable by others; run: "
+			"chmod o-w %s",
+			path, path);
 		return -1;
 	}
 	if (saw_password && (st->st_mode & (S_IRGRP | S_IROTH))) {
-		error_set(err, ERR_CONFIG, "%s: contains a password but is "
-			"readable by group or others; run: chmod 600 %s", path,
-			path);
+		error_set(err, ERR_CONFIG,
+			"%s: contains a password but is "
+			"readable by group or others; run: chmod 600 %s",
+			path, path);
 		return -1;
 	}
 	return 0;
@@ -797,8 +855,7 @@ config_check_mode(const struct stat *st, const char *path, int saw_password,
 
 /* Read and parse an opened file; fd is closed. */
 static int
-config_load_fd(struct config *cfg, int fd, const char *path,
-	struct error *err)
+config_load_fd(struct config *cfg, int fd, const char *path, struct error *err)
 {
 	struct stat st;
 	struct buf b;
@@ -815,8 +872,8 @@ config_load_fd(struct config *cfg, int fd, const char *path,
 	}
 	if (config_read_fd(fd, path, &b, err) < 0)
 		goto done;
-	if (config_parse_internal(cfg, path, b.data, b.len, &saw_password,
-		    err) < 0)
+	if (config_parse_internal(
+		    cfg, path, b.data, b.len, &saw_password, err) < 0)
 		goto done;
 	r = config_check_mode(&st, path, saw_password, err);
 	if (r < 0)
@@ -840,8 +897,8 @@ config_open(const char *path)
 }
 
 static void
-config_add_path(char **paths, size_t max, size_t *n, const char *dir,
-	const char *file)
+config_add_path(
+	char **paths, size_t max, size_t *n, const char *dir, const char *file)
 {
 	struct buf b;
 
@@ -853,8 +910,8 @@ config_add_path(char **paths, size_t max, size_t *n, const char *dir,
 }
 
 size_t
-config_search_list(char **paths, size_t max, const char *home,
-	const char *xdg, const char *sysdir)
+config_search_list(char **paths, size_t max, const char *home, const char *xdg,
+	const char *sysdir)
 {
 	struct buf b;
 	size_t n = 0;
@@ -910,8 +967,10 @@ config_load_first(struct config *cfg, char *const *paths, size_t npaths,
 	buf_init(&looked, ERROR_TEXT_MAX);
 	for (i = 0; i < npaths; i++)
 		buf_printf(&looked, "%s%s", i ? ", " : "", paths[i]);
-	error_set(err, ERR_CONFIG, "no configuration file found (looked in "
-		"%s); use -C FILE", looked.data);
+	error_set(err, ERR_CONFIG,
+		"no configuration file found (looked in "
+		"%s); use -C FILE",
+		looked.data);
 	buf_release(&looked);
 	return -1;
 }
@@ -965,7 +1024,8 @@ config_glob(const char *pat, const char *s)
 		if (*pat == '*') {
 			star = ++pat;
 			resume = s;
-		} else if (*pat && (*pat == '?' ||
+		} else if (*pat &&
+			   (*pat == '?' ||
 				   tolower((unsigned char)*pat) ==
 					   tolower((unsigned char)*s))) {
 			pat++;
@@ -1041,12 +1101,14 @@ config_choose(const struct config *cfg, const char *name, const char *sender,
 	if (cfg->dflt)
 		return cfg->dflt;
 	if (sender && *sender)
-		error_set(err, ERR_CONFIG, "no account chosen: no account's "
+		error_set(err, ERR_CONFIG,
+			"no account chosen: no account's "
 			"from matches '%s' and %s has no default account; use "
 			"-a NAME or add 'account default : NAME'",
 			config_quote(q, sizeof(q), sender), cfg->path);
 	else
-		error_set(err, ERR_CONFIG, "no account chosen: %s has no "
+		error_set(err, ERR_CONFIG,
+			"no account chosen: %s has no "
 			"default account; use -a NAME or add 'account default "
 			": NAME'",
 			cfg->path);
@@ -1064,9 +1126,11 @@ config_refuse_unimplemented(const struct account *a, struct error *err)
 	const char *why = NULL;
 
 	if (a->tls) {
-		error_set(err, ERR_CONFIG, "account '%s' (%s:%u): TLS is not "
+		error_set(err, ERR_CONFIG,
+			"account '%s' (%s:%u): TLS is not "
 			"implemented in this version; set 'tls off' to send in "
-			"clear", a->name, a->file, a->line);
+			"clear",
+			a->name, a->file, a->line);
 		return -1;
 	}
 	if (a->auth && strcmp(a->auth, "off") != 0)
@@ -1078,10 +1142,11 @@ config_refuse_unimplemented(const struct account *a, struct error *err)
 	else if (a->passwordeval)
 		why = "'passwordeval' is set";
 	if (why) {
-		error_set(err, ERR_CONFIG, "account '%s' (%s:%u): AUTH is not "
+		error_set(err, ERR_CONFIG,
+			"account '%s' (%s:%u): AUTH is not "
 			"implemented in this version (%s); remove the "
-			"authentication settings to send without it", a->name,
-			a->file, a->line, why);
+			"authentication settings to send without it",
+			a->name, a->file, a->line, why);
 		return -1;
 	}
 	return 0;

@@ -46,19 +46,20 @@ enum config_key {
 
 struct account {
 	char *name;
-	char *host;         /* NULL until set; required to send */
-	unsigned port;      /* 0 = default: 587 with STARTTLS, 465 implicit,
-	                       25 with tls off */
-	char *from;         /* envelope sender, NULL if not set */
-	char *domain;       /* EHLO argument, NULL = this host's FQDN */
-	unsigned timeout;   /* seconds for every read and write; default 60 */
-	int tls;            /* 1 (default) or 0 after "tls off" */
-	int tls_starttls;   /* 1 (default): STARTTLS; 0: implicit TLS */
-	char *auth;         /* NULL = on when user is set; "on", "off", or a
-	                       mechanism name in upper case */
+	char *host;       /* NULL until set; required to send */
+	unsigned port;    /* 0 = default: 587 with STARTTLS, 465 implicit,
+			     25 with tls off */
+	char *from;       /* envelope sender, NULL if not set */
+	char *domain;     /* EHLO argument, NULL = this host's FQDN */
+	unsigned timeout; /* seconds for every read and write; default 60 */
+	int tls;          /* 1 (default) or 0 after "tls off" */
+	int tls_starttls; /* 1 (default): STARTTLS; 0: implicit TLS */
+	char *auth;       /* NULL = on when user is set; "on", "off", or a
+			     mechanism name in upper case */
 	char *user;
 	char *password;     /* a literal password from the file, or NULL */
-	char *passwordeval; /* a command whose output is the password, or NULL */
+	char *passwordeval; /* a command whose output is the password, or NULL
+			     */
 	char *logfile;      /* NULL = none, "-" = stderr */
 	char *syslog;       /* NULL = off, "on" = LOG_MAIL, or "LOG_xxx" */
 	unsigned set;       /* enum config_key bits given for this account */
@@ -69,9 +70,9 @@ struct account {
 struct config {
 	struct account *accounts; /* in file order */
 	size_t naccounts;
-	char *path;               /* the file read */
+	char *path;                 /* the file read */
 	const struct account *dflt; /* "account default" (or the account
-	                               named "default"), NULL if none */
+				       named "default"), NULL if none */
 };
 
 /*
@@ -121,8 +122,8 @@ void config_release(struct config *cfg);
  * insensitive; exact, glob with * and ?, or user+tag@domain matching
  * user@domain), else the default account. ERR_CONFIG when nothing fits.
  */
-const struct account *config_choose(const struct config *cfg,
-	const char *name, const char *sender, struct error *err);
+const struct account *config_choose(const struct config *cfg, const char *name,
+	const char *sender, struct error *err);
 
 /*
  * Refuse settings this build cannot honour yet (TLS and AUTH until they are

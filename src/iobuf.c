@@ -61,8 +61,8 @@ iobuf_io_error(int errnum, const char *op, struct error *err)
 	case ENETDOWN:
 	case ENETRESET:
 	case ECONNABORTED:
-		error_set(err, ERR_TEMP, "connection lost: %s",
-			strerror(errnum));
+		error_set(
+			err, ERR_TEMP, "connection lost: %s", strerror(errnum));
 		break;
 	default:
 		error_set(err, ERR_IO, "%s error: %s", op, strerror(errnum));
@@ -92,7 +92,8 @@ iobuf_init(struct iobuf *io, int fd, unsigned timeout)
 	io->in_start = 0;
 	io->in_end = 0;
 	buf_init(&io->out, (size_t)-1);
-	io->timeout_ms = timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000;
+	io->timeout_ms =
+		timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000;
 	io->deadline_ms = 0;
 }
 
@@ -134,8 +135,8 @@ iobuf_op_deadline(const struct iobuf *io)
 /* Wait until fd is ready for events or the deadline passes: 0 ready,
    1 when POLLIN was asked for and input (or a hang-up) is there. */
 static int
-iobuf_wait(struct iobuf *io, short events, long long deadline,
-	struct error *err)
+iobuf_wait(
+	struct iobuf *io, short events, long long deadline, struct error *err)
 {
 	struct pollfd pfd = {.fd = io->fd, .events = events};
 	long long left;
@@ -156,7 +157,8 @@ iobuf_wait(struct iobuf *io, short events, long long deadline,
 			return -1;
 		}
 	}
-	error_set(err, ERR_TEMP, "timed out after %d s %s", io->timeout_ms / 1000,
+	error_set(err, ERR_TEMP, "timed out after %d s %s",
+		io->timeout_ms / 1000,
 		events == POLLIN ? "waiting for the server"
 				 : "sending to the server");
 	return -1;
@@ -191,8 +193,8 @@ iobuf_fill(struct iobuf *io, long long deadline, struct error *err)
 }
 
 int
-iobuf_getline(struct iobuf *io, const char **line, size_t *len,
-	struct error *err)
+iobuf_getline(
+	struct iobuf *io, const char **line, size_t *len, struct error *err)
 {
 	long long deadline = iobuf_op_deadline(io);
 	size_t scanned = io->in_start, n;
@@ -281,8 +283,8 @@ iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 	int r = 0;
 
 	while (off < io->out.len) {
-		n = io->be.write(io->be.ctx, io->out.data + off,
-			io->out.len - off);
+		n = io->be.write(
+			io->be.ctx, io->out.data + off, io->out.len - off);
 		if (n > 0) {
 			off += (size_t)n;
 		} else if (n < 0 && errno == EINTR) {

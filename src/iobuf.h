@@ -32,13 +32,13 @@ struct iobuf_backend {
 };
 
 struct iobuf {
-	int fd;          /* non-blocking socket */
+	int fd; /* non-blocking socket */
 	struct iobuf_backend be;
 	char in[IOBUF_LINE_MAX * 2];
-	size_t in_start; /* first unread byte */
-	size_t in_end;   /* one past the last buffered byte */
-	struct buf out;  /* queued output */
-	int timeout_ms;  /* for each operation that starts a wait */
+	size_t in_start;       /* first unread byte */
+	size_t in_end;         /* one past the last buffered byte */
+	struct buf out;        /* queued output */
+	int timeout_ms;        /* for each operation that starts a wait */
 	long long deadline_ms; /* monotonic; 0 = none set (use timeout_ms) */
 };
 
@@ -63,8 +63,8 @@ void iobuf_clear_deadline(struct iobuf *io);
  * longer than IOBUF_LINE_MAX, ERR_OS if poll() fails, ERR_IO for other
  * read errors.
  */
-int iobuf_getline(struct iobuf *io, const char **line, size_t *len,
-	struct error *err);
+int iobuf_getline(
+	struct iobuf *io, const char **line, size_t *len, struct error *err);
 /* Bytes received but not yet consumed (here or held by the back end). */
 size_t iobuf_buffered(const struct iobuf *io);
 /* 1 when input (or end of file) is waiting right now: buffered here,

@@ -20,11 +20,11 @@
  * LOG_RCPTS_MAX (then "...(N more)": a -t message may name thousands),
  * the quoted texts by log_add_quoted's escape buffer.
  */
-#define LOG_FIELD_MAX 1024
-#define LOG_RCPTS_MAX 4096
+#define LOG_FIELD_MAX  1024
+#define LOG_RCPTS_MAX  4096
 #define LOG_QUOTED_MAX (ERROR_TEXT_MAX * 2)
-#define LOG_LINE_MAX (3 * LOG_FIELD_MAX + LOG_RCPTS_MAX + \
-	4 * LOG_QUOTED_MAX + 256)
+#define LOG_LINE_MAX                                                           \
+	(3 * LOG_FIELD_MAX + LOG_RCPTS_MAX + 4 * LOG_QUOTED_MAX + 256)
 
 static int log_level;
 
@@ -145,7 +145,10 @@ log_escape(char *dst, size_t dstsize, const char *src, size_t len)
 
 		if (c == '\r' || c == '\n' || c == '\t' || c == '\\') {
 			esc[0] = '\\';
-			esc[1] = c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+			esc[1] = c == '\r'   ? 'r'
+				 : c == '\n' ? 'n'
+				 : c == '\t' ? 't'
+					     : '\\';
 			n = 2;
 		} else if (c < 0x20 || c > 0x7e) {
 			esc[0] = '\\';
@@ -158,7 +161,8 @@ log_escape(char *dst, size_t dstsize, const char *src, size_t len)
 			n = 1;
 		}
 		if (o + n + 1 > dstsize) {
-			/* Mark the cut so nobody mistakes it for the whole text. */
+			/* Mark the cut so nobody mistakes it for the whole
+			 * text. */
 			while (o > 0 && o + 4 > dstsize)
 				o--;
 			if (o + 4 <= dstsize) {
@@ -224,11 +228,16 @@ log_facility(const char *name, int *facility)
 		const char *name;
 		int facility;
 	} facilities[] = {
-		{"on", LOG_MAIL},     {"LOG_MAIL", LOG_MAIL},
-		{"LOG_USER", LOG_USER}, {"LOG_LOCAL0", LOG_LOCAL0},
-		{"LOG_LOCAL1", LOG_LOCAL1}, {"LOG_LOCAL2", LOG_LOCAL2},
-		{"LOG_LOCAL3", LOG_LOCAL3}, {"LOG_LOCAL4", LOG_LOCAL4},
-		{"LOG_LOCAL5", LOG_LOCAL5}, {"LOG_LOCAL6", LOG_LOCAL6},
+		{"on", LOG_MAIL},
+		{"LOG_MAIL", LOG_MAIL},
+		{"LOG_USER", LOG_USER},
+		{"LOG_LOCAL0", LOG_LOCAL0},
+		{"LOG_LOCAL1", LOG_LOCAL1},
+		{"LOG_LOCAL2", LOG_LOCAL2},
+		{"LOG_LOCAL3", LOG_LOCAL3},
+		{"LOG_LOCAL4", LOG_LOCAL4},
+		{"LOG_LOCAL5", LOG_LOCAL5},
+		{"LOG_LOCAL6", LOG_LOCAL6},
 		{"LOG_LOCAL7", LOG_LOCAL7},
 	};
 	size_t i;
@@ -316,7 +325,8 @@ log_to_file(const char *line, size_t len, const char *path, struct error *err)
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		error_set(err, ERR_CANTCREAT, "logfile %s: %s", path, strerror(errno));
+		error_set(err, ERR_CANTCREAT, "logfile %s: %s", path,
+			strerror(errno));
 		return -1;
 	}
 	localtime_r(&now, &tm);
@@ -350,13 +360,15 @@ log_write_record(const struct log_record *rec, const char *logfile,
 		r = -1;
 	if (syslog_facility) {
 		if (log_facility(syslog_facility, &facility) < 0) {
-			error_set(err, ERR_CONFIG, "syslog: unknown facility '%s'",
+			error_set(err, ERR_CONFIG,
+				"syslog: unknown facility '%s'",
 				syslog_facility);
 			r = -1;
 		} else {
 			openlog("postie", LOG_PID, facility);
 			syslog(rec->outcome && rec->outcome->cls != ERR_NONE
-					? LOG_ERR : LOG_INFO,
+					? LOG_ERR
+					: LOG_INFO,
 				"%s", line.data);
 			closelog();
 		}

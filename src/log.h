@@ -25,10 +25,10 @@ enum err_class {
 	ERR_OS,          /* 71 EX_OSERR: system call failed */
 	ERR_CANTCREAT,   /* 73 EX_CANTCREAT: cannot create a file */
 	ERR_IO,          /* 74 EX_IOERR: local I/O error */
-	ERR_TEMP,        /* 75 EX_TEMPFAIL: every 4xx, connect failure, timeout */
-	ERR_PROTOCOL,    /* 76 EX_PROTOCOL: the server broke the protocol */
-	ERR_AUTH,        /* 77 EX_NOPERM: authentication refused */
-	ERR_CONFIG,      /* 78 EX_CONFIG: bad configuration */
+	ERR_TEMP,     /* 75 EX_TEMPFAIL: every 4xx, connect failure, timeout */
+	ERR_PROTOCOL, /* 76 EX_PROTOCOL: the server broke the protocol */
+	ERR_AUTH,     /* 77 EX_NOPERM: authentication refused */
+	ERR_CONFIG,   /* 78 EX_CONFIG: bad configuration */
 	ERR_CLASS_COUNT
 };
 

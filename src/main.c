@@ -37,19 +37,19 @@ quote(char *dst, const char *s)
 }
 
 struct options {
-	int read_headers;      /* -t */
-	int to_eof;            /* -i, -oi */
-	const char *sender;    /* -f / -r, NULL if not given */
-	const char *fullname;  /* -F */
-	enum smtp_body body;   /* -B */
-	const char *notify;    /* -N */
-	const char *ret;       /* -R */
-	const char *envid;     /* -V */
-	int verbose;           /* -v, repeatable */
-	const char *config;    /* -C */
-	const char *account;   /* -a */
+	int read_headers;     /* -t */
+	int to_eof;           /* -i, -oi */
+	const char *sender;   /* -f / -r, NULL if not given */
+	const char *fullname; /* -F */
+	enum smtp_body body;  /* -B */
+	const char *notify;   /* -N */
+	const char *ret;      /* -R */
+	const char *envid;    /* -V */
+	int verbose;          /* -v, repeatable */
+	const char *config;   /* -C */
+	const char *account;  /* -a */
 	int help, version;
-	char **rcpts;          /* operands */
+	char **rcpts; /* operands */
 	int nrcpts;
 };
 
@@ -61,9 +61,9 @@ struct options {
  * unnoticed. The man page lists the same table.
  */
 enum flag_arg {
-	FLAG_NONE,     /* no argument */
-	FLAG_ARG,      /* argument glued (-fADDR) or in the next word */
-	FLAG_GLUED,    /* optional argument, glued only (-d0.1) */
+	FLAG_NONE,  /* no argument */
+	FLAG_ARG,   /* argument glued (-fADDR) or in the next word */
+	FLAG_GLUED, /* optional argument, glued only (-d0.1) */
 };
 
 struct flag {
@@ -130,8 +130,10 @@ flag_B(struct options *o, const char *arg, struct error *err)
 	} else if (strcasecmp(arg, "8BITMIME") == 0) {
 		o->body = SMTP_BODY_8BITMIME;
 	} else {
-		error_set(err, ERR_USAGE, "-B: body type must be 7BIT or "
-			"8BITMIME, not '%s'", quote(q, arg));
+		error_set(err, ERR_USAGE,
+			"-B: body type must be 7BIT or "
+			"8BITMIME, not '%s'",
+			quote(q, arg));
 		return -1;
 	}
 	return 0;
@@ -141,8 +143,8 @@ flag_B(struct options *o, const char *arg, struct error *err)
 static int
 flag_N(struct options *o, const char *arg, struct error *err)
 {
-	static const char *const words[] = {"never", "success", "failure",
-		"delay"};
+	static const char *const words[] = {
+		"never", "success", "failure", "delay"};
 	const char *p = arg;
 	int nwords = 0, never = 0;
 
@@ -151,10 +153,12 @@ flag_N(struct options *o, const char *arg, struct error *err)
 		char q[QUOTE_MAX];
 
 		for (i = 0; i < 4; i++)
-			if (strlen(words[i]) == len && !strncasecmp(p, words[i], len))
+			if (strlen(words[i]) == len &&
+				!strncasecmp(p, words[i], len))
 				break;
 		if (i == 4) {
-			error_set(err, ERR_USAGE, "-N: '%s' is not one of "
+			error_set(err, ERR_USAGE,
+				"-N: '%s' is not one of "
 				"never, success, failure, delay",
 				log_escape(q, sizeof(q), p, len));
 			return -1;
@@ -164,7 +168,8 @@ flag_N(struct options *o, const char *arg, struct error *err)
 		p += len + (p[len] == ',');
 	}
 	if (nwords == 0 || (never && nwords > 1)) {
-		error_set(err, ERR_USAGE, "-N: give never alone, or any of "
+		error_set(err, ERR_USAGE,
+			"-N: give never alone, or any of "
 			"success, failure, delay");
 		return -1;
 	}
@@ -197,13 +202,15 @@ flag_V(struct options *o, const char *arg, struct error *err)
 		unsigned char c = (unsigned char)arg[i];
 
 		if (c <= ' ' || c >= 0x7f) {
-			error_set(err, ERR_USAGE, "-V: the envelope id may hold "
+			error_set(err, ERR_USAGE,
+				"-V: the envelope id may hold "
 				"only printable ASCII without spaces");
 			return -1;
 		}
 	}
 	if (len == 0 || len > 100) {
-		error_set(err, ERR_USAGE, "-V: the envelope id must be 1 to "
+		error_set(err, ERR_USAGE,
+			"-V: the envelope id must be 1 to "
 			"100 characters");
 		return -1;
 	}
@@ -236,8 +243,10 @@ flag_b(struct options *o, const char *arg, struct error *err)
 	(void)o;
 	if (strcmp(arg, "m") == 0)
 		return 0;
-	error_set(err, ERR_USAGE, "-b%s: mode not supported; postie is a mail "
-		"submission client (only -bm)", quote(q, arg));
+	error_set(err, ERR_USAGE,
+		"-b%s: mode not supported; postie is a mail "
+		"submission client (only -bm)",
+		quote(q, arg));
 	return -1;
 }
 
@@ -315,8 +324,8 @@ options_long(struct options *o, const char *word, struct error *err)
 
 /* One word of clustered flags ("-ti", "-fADDR", "-f ADDR"); advances *i. */
 static int
-options_word(struct options *o, int argc, char **argv, int *i,
-	struct error *err)
+options_word(
+	struct options *o, int argc, char **argv, int *i, struct error *err)
 {
 	const char *w = argv[*i];
 
@@ -327,7 +336,8 @@ options_word(struct options *o, int argc, char **argv, int *i,
 		if (f == NULL) {
 			char q[QUOTE_MAX];
 
-			error_set(err, ERR_USAGE, "unknown option '-%s' (see "
+			error_set(err, ERR_USAGE,
+				"unknown option '-%s' (see "
 				"postie --help)",
 				log_escape(q, sizeof(q), w + k, 1));
 			return -1;
@@ -337,8 +347,10 @@ options_word(struct options *o, int argc, char **argv, int *i,
 		arg = w + k + 1;
 		if (*arg == '\0' && f->arg == FLAG_ARG) {
 			if (*i + 1 >= argc) {
-				error_set(err, ERR_USAGE, "option '-%c' needs "
-					"a value", f->letter);
+				error_set(err, ERR_USAGE,
+					"option '-%c' needs "
+					"a value",
+					f->letter);
 				return -1;
 			}
 			arg = argv[++*i];
@@ -391,7 +403,8 @@ usage(void)
 	       "the chosen account.\n\n");
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		printf("  -%c%-8s %s\n", flags[i].letter,
-			flags[i].arg == FLAG_ARG ? " VALUE" : "", flags[i].help);
+			flags[i].arg == FLAG_ARG ? " VALUE" : "",
+			flags[i].help);
 	printf("  --help     this text\n"
 	       "  --version  the version\n\n"
 	       "Exit status follows <sysexits.h>: 0 sent, 75 try again "
@@ -401,7 +414,7 @@ usage(void)
 /* ------------------------------------------------------------------ */
 
 struct envelope {
-	char *sender;        /* "" for the null sender */
+	char *sender; /* "" for the null sender */
 	struct address_list rcpts;
 };
 
@@ -420,8 +433,7 @@ check_argument(const char *what, const char *arg, struct error *err)
 }
 
 static int
-envelope_args(struct envelope *env, const struct options *o,
-	struct error *err)
+envelope_args(struct envelope *env, const struct options *o, struct error *err)
 {
 	for (int i = 0; i < o->nrcpts; i++) {
 		char q[QUOTE_MAX];
@@ -430,8 +442,8 @@ envelope_args(struct envelope *env, const struct options *o,
 			return -1;
 		if (address_parse_list(o->rcpts[i], strlen(o->rcpts[i]),
 			    &env->rcpts, err) < 0) {
-			error_prefix(err, "recipient '%s'",
-				quote(q, o->rcpts[i]));
+			error_prefix(
+				err, "recipient '%s'", quote(q, o->rcpts[i]));
 			return -1;
 		}
 	}
@@ -481,7 +493,8 @@ envelope_check(const struct envelope *env, struct error *err)
 		   ("postie a@x -oi"), or an attempt to pass one to a program
 		   further down the line. */
 		if (m[0] == '-') {
-			error_set(err, ERR_DATA, "recipient '%s': starts with '-' "
+			error_set(err, ERR_DATA,
+				"recipient '%s': starts with '-' "
 				"(options must come before the recipients)",
 				quote(q, m));
 			return -1;
@@ -492,8 +505,7 @@ envelope_check(const struct envelope *env, struct error *err)
 
 /* -t: add the header's recipients; Bcc never reaches the server. */
 static int
-envelope_headers(struct envelope *env, struct message *msg,
-	struct error *err)
+envelope_headers(struct envelope *env, struct message *msg, struct error *err)
 {
 	if (message_header_recipients(msg, &env->rcpts, err) < 0)
 		return -1;
@@ -543,8 +555,10 @@ report_refused(const struct smtp_rcpt *r, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (r[i].reply && r[i].code >= 400)
-			fprintf(stderr, "postie: recipient <%s>: server said: "
-				"%s\n", quote(q, r[i].addr), r[i].reply);
+			fprintf(stderr,
+				"postie: recipient <%s>: server said: "
+				"%s\n",
+				quote(q, r[i].addr), r[i].reply);
 }
 
 struct submission {
@@ -623,23 +637,24 @@ log_outcome(const struct submission *sub, const struct error *err)
 	rec.smtp_code = sub->final_code;
 	rec.smtp_text = sub->final_text;
 	error_clear(&lerr);
-	if (log_write_record(&rec, sub->acct->logfile, sub->acct->syslog,
-		    &lerr) < 0)
+	if (log_write_record(
+		    &rec, sub->acct->logfile, sub->acct->syslog, &lerr) < 0)
 		fprintf(stderr, "postie: %s\n", lerr.text);
 	free(rcpts);
 }
 
 /* The envelope the command line gives: -f and the recipient arguments. */
 static int
-envelope_options(struct envelope *env, const struct options *opt,
-	struct error *err)
+envelope_options(
+	struct envelope *env, const struct options *opt, struct error *err)
 {
 	if (opt->sender && envelope_sender(env, opt->sender, err) < 0)
 		return -1;
 	if (envelope_args(env, opt, err) < 0)
 		return -1;
 	if (env->rcpts.n == 0 && !opt->read_headers) {
-		error_set(err, ERR_USAGE, "no recipients given (name them as "
+		error_set(err, ERR_USAGE,
+			"no recipients given (name them as "
 			"arguments, or use -t to read them from the header)");
 		return -1;
 	}
@@ -658,18 +673,20 @@ envelope_account_sender(struct envelope *env, const struct account *acct,
 	/* "from *@example.org" chooses the account for any sender there;
 	   it is no address to send from. */
 	if (acct->from && strpbrk(acct->from, "*?")) {
-		error_set(err, ERR_CONFIG, "no envelope sender: account '%s' "
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: account '%s' "
 			"has the pattern from '%s'; use -f",
 			quote(qname, acct->name), quote(qpath, acct->from));
 		return -1;
 	}
 	if (acct->from && envelope_sender(env, acct->from, err) < 0) {
-		error_prefix(err, "account '%s': from",
-			quote(qname, acct->name));
+		error_prefix(
+			err, "account '%s': from", quote(qname, acct->name));
 		return -1;
 	}
 	if (!env->sender) {
-		error_set(err, ERR_CONFIG, "no envelope sender: use -f, or set "
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: use -f, or set "
 			"'from' in account '%s' of %s",
 			quote(qname, acct->name), quote(qpath, path));
 		return -1;
@@ -693,7 +710,8 @@ read_message(struct message *msg, struct envelope *env,
 		return -1;
 	address_list_dedupe(&env->rcpts);
 	if (env->rcpts.n == 0) {
-		error_set(err, ERR_USAGE, "no recipients: none given as "
+		error_set(err, ERR_USAGE,
+			"no recipients: none given as "
 			"arguments and none in the To:, Cc: or Bcc: header");
 		return -1;
 	}
@@ -702,8 +720,8 @@ read_message(struct message *msg, struct envelope *env,
 
 /* Submit, then name each refused recipient and write the log line. */
 static int
-deliver(const struct account *acct, struct envelope *env,
-	struct message *msg, const struct options *opt, struct error *err)
+deliver(const struct account *acct, struct envelope *env, struct message *msg,
+	const struct options *opt, struct error *err)
 {
 	struct submission sub = {0};
 	int r;
@@ -779,7 +797,8 @@ main(int argc, char **argv)
 	log_set_verbose(opt.verbose);
 	if (run(&opt, &err) < 0) {
 		if (err.cls == ERR_NONE)
-			error_set(&err, ERR_SOFTWARE, "failed without a reason "
+			error_set(&err, ERR_SOFTWARE,
+				"failed without a reason "
 				"(a bug: please report it)");
 		fprintf(stderr, "postie: %s\n", err.text);
 		return log_exit_code(err.cls);

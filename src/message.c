@@ -50,7 +50,7 @@
 /* A pending line may hold MESSAGE_LINE_MAX bytes plus "\r\r" of PHP's
    line ending before its LF arrives; one read more goes after it. */
 #define INTAKE_PENDING_MAX (MESSAGE_LINE_MAX + 2)
-#define INTAKE_BUF_MAX (INTAKE_PENDING_MAX + INTAKE_CHUNK)
+#define INTAKE_BUF_MAX     (INTAKE_PENDING_MAX + INTAKE_CHUNK)
 /* The reader stops refilling from the temp file once less than this is
    free and something is already in the caller's buffer. */
 #define READER_MIN_FILL 1024
@@ -135,7 +135,7 @@ write_all(int fd, const char *p, size_t len, struct error *err)
 			continue;
 		if (n < 0) {
 			error_set(err, ERR_IO, "writing the spool file: %s",
-			        strerror(errno));
+				strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -165,15 +165,15 @@ spool_create(const char *tmpdir, struct error *err)
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
 		error_set(err, ERR_CANTCREAT,
-		        "cannot create a temp file in %s: %s", dir,
-		        strerror(errno));
+			"cannot create a temp file in %s: %s", dir,
+			strerror(errno));
 		return -1;
 	}
 	/* Unlinked at once: nobody else can open the message, and nothing
 	   is left behind however postie ends. */
 	if (unlink(path) < 0) {
 		error_set(err, ERR_CANTCREAT, "cannot unlink %s: %s", path,
-		        strerror(errno));
+			strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -251,10 +251,10 @@ header_append(struct intake *in, const char *p, size_t len)
 {
 	/* A half-appended line is harmless: the error ends the intake. */
 	if (buf_append(&in->headers, p, len) < 0 ||
-	        buf_append(&in->headers, "\r\n", 2) < 0) {
+		buf_append(&in->headers, "\r\n", 2) < 0) {
 		error_set(in->err, ERR_DATA,
-		        "header section is longer than %d bytes (line %lu)",
-		        MESSAGE_HEADER_MAX, in->lineno);
+			"header section is longer than %d bytes (line %lu)",
+			MESSAGE_HEADER_MAX, in->lineno);
 		return -1;
 	}
 	if (!in->msg->has_8bit && bytes_have_8bit(p, len))
@@ -286,7 +286,7 @@ header_line(struct intake *in, const char *p, size_t len)
 	if (msg->nfields == in->fields_cap) {
 		in->fields_cap = in->fields_cap ? in->fields_cap * 2 : 16;
 		msg->fields = xreallocarray(
-		        msg->fields, in->fields_cap, sizeof(*msg->fields));
+			msg->fields, in->fields_cap, sizeof(*msg->fields));
 	}
 	f = &msg->fields[msg->nfields];
 	f->off = in->headers.len;
@@ -308,7 +308,7 @@ intake_line(struct intake *in, const char *p, size_t len)
 		len--;
 	if (len > MESSAGE_LINE_MAX) {
 		error_set(in->err, ERR_DATA, "line %lu is longer than %d bytes",
-		        in->lineno, MESSAGE_LINE_MAX);
+			in->lineno, MESSAGE_LINE_MAX);
 		return -1;
 	}
 	if (in->phase == PHASE_FROM_) {
@@ -341,13 +341,13 @@ intake_lines(struct intake *in, struct inbuf *ib)
 			break;
 		}
 		if (intake_line(in, data + ib->start,
-		            (size_t)(lf - (data + ib->start))) < 0)
+			    (size_t)(lf - (data + ib->start))) < 0)
 			return -1;
 		ib->start = ib->scan = (size_t)(lf - data) + 1;
 	}
 	if (!in->done && ib->b.len - ib->start > INTAKE_PENDING_MAX) {
 		error_set(in->err, ERR_DATA, "line %lu is longer than %d bytes",
-		        in->lineno + 1, MESSAGE_LINE_MAX);
+			in->lineno + 1, MESSAGE_LINE_MAX);
 		return -1;
 	}
 	return 0;
@@ -378,7 +378,7 @@ intake_run(struct intake *in, int fd)
 		n = buf_read_fd(&ib.b, fd, INTAKE_CHUNK);
 		if (n < 0) {
 			error_set(in->err, ERR_IO, "reading the message: %s",
-			        strerror(errno));
+				strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -391,7 +391,7 @@ intake_run(struct intake *in, int fd)
 	}
 	/* A last line without LF. */
 	if (!in->done && ib.b.len > ib.start &&
-	        intake_line(in, ib.b.data + ib.start, ib.b.len - ib.start) < 0)
+		intake_line(in, ib.b.data + ib.start, ib.b.len - ib.start) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -427,7 +427,7 @@ message_init(struct message *msg)
 
 int
 message_read(struct message *msg, int fd, const struct message_opts *opts,
-        struct error *err)
+	struct error *err)
 {
 	struct intake in;
 	int rc;
@@ -513,7 +513,7 @@ field_unfold(const struct message *msg, size_t i, size_t *lenp)
 	out = xmalloc((size_t)(end - p) + 1);
 	for (; p < end; p++) {
 		if (p[0] == '\r' && end - p >= 3 && p[1] == '\n' &&
-		        (p[2] == ' ' || p[2] == '\t')) {
+			(p[2] == ' ' || p[2] == '\t')) {
 			p++;
 			continue;
 		}
@@ -547,7 +547,8 @@ message_sends_8bit(const struct message *msg)
 		return 1;
 	for (i = 0; i < msg->nfields; i++) {
 		f = &msg->fields[i];
-		if (!f->removed && bytes_have_8bit(msg->headers + f->off, f->len))
+		if (!f->removed &&
+			bytes_have_8bit(msg->headers + f->off, f->len))
 			return 1;
 	}
 	return 0;
@@ -578,18 +579,18 @@ message_has_resent(const struct message *msg)
 
 	for (i = 0; i < msg->nfields; i++)
 		if (msg->fields[i].name_len >= 7 &&
-		        strncasecmp(field_name(msg, i), "Resent-", 7) == 0)
+			strncasecmp(field_name(msg, i), "Resent-", 7) == 0)
 			return 1;
 	return 0;
 }
 
 int
 message_header_recipients(
-        const struct message *msg, struct address_list *out, struct error *err)
+	const struct message *msg, struct address_list *out, struct error *err)
 {
 	static const char *const plain[] = {"To", "Cc", "Bcc"};
 	static const char *const resent[] = {
-	        "Resent-To", "Resent-Cc", "Resent-Bcc"};
+		"Resent-To", "Resent-Cc", "Resent-Bcc"};
 	const char *const *names = message_has_resent(msg) ? resent : plain;
 	size_t i, len;
 	char *value;
@@ -599,16 +600,16 @@ message_header_recipients(
 	   caller hides it from the wire. */
 	for (i = 0; i < msg->nfields; i++) {
 		if (!field_is(msg, i, names[0]) &&
-		        !field_is(msg, i, names[1]) &&
-		        !field_is(msg, i, names[2]))
+			!field_is(msg, i, names[1]) &&
+			!field_is(msg, i, names[2]))
 			continue;
 		value = field_unfold(msg, i, &len);
 		rc = address_parse_list(value, len, out, err);
 		free(value);
 		if (rc < 0) {
 			error_prefix(err, "%.*s header",
-			        (int)msg->fields[i].name_len,
-			        field_name(msg, i));
+				(int)msg->fields[i].name_len,
+				field_name(msg, i));
 			return -1;
 		}
 	}
@@ -641,7 +642,7 @@ message_wire_size(const struct message *msg)
 
 void
 message_reader_init(
-        struct message_reader *r, const struct message *msg, int dotstuff)
+	struct message_reader *r, const struct message *msg, int dotstuff)
 {
 	memset(r, 0, sizeof(*r));
 	r->msg = msg;
@@ -659,7 +660,7 @@ message_reader_init(
  */
 static size_t
 reader_copy(struct message_reader *r, const char *src, size_t len, char *out,
-        size_t cap, size_t *pos)
+	size_t cap, size_t *pos)
 {
 	const char *lf;
 	size_t used = 0, n;
@@ -699,7 +700,7 @@ reader_header(struct message_reader *r, char *out, size_t cap, size_t *pos)
 	}
 	f = &msg->fields[r->field];
 	r->off += reader_copy(r, msg->headers + f->off + r->off,
-	        f->len - r->off, out, cap, pos);
+		f->len - r->off, out, cap, pos);
 	if (r->off == f->len) {
 		r->field++;
 		r->off = 0;
@@ -711,7 +712,7 @@ reader_separator(struct message_reader *r, char *out, size_t cap, size_t *pos)
 {
 	if (message_sends_separator(r->msg))
 		r->off += reader_copy(
-		        r, &"\r\n"[r->off], 2 - r->off, out, cap, pos);
+			r, &"\r\n"[r->off], 2 - r->off, out, cap, pos);
 	else
 		r->off = 2;
 	if (r->off == 2)
@@ -737,7 +738,7 @@ pread_retry(int fd, char *p, size_t len, off_t off)
  */
 static int
 reader_body_file(struct message_reader *r, char *out, size_t cap, size_t *pos,
-        struct error *err)
+	struct error *err)
 {
 	size_t room = cap - *pos, want;
 	off_t left = r->msg->body_len - r->body_off;
@@ -753,7 +754,7 @@ reader_body_file(struct message_reader *r, char *out, size_t cap, size_t *pos,
 	n = pread_retry(r->msg->body_fd, dst, want, r->body_off);
 	if (n <= 0) {
 		error_set(err, ERR_IO, "reading the spool file: %s",
-		        n < 0 ? strerror(errno) : "file shrank");
+			n < 0 ? strerror(errno) : "file shrank");
 		return -1;
 	}
 	if (r->dotstuff)
@@ -768,7 +769,7 @@ reader_body_file(struct message_reader *r, char *out, size_t cap, size_t *pos,
 
 static int
 reader_body(struct message_reader *r, char *out, size_t cap, size_t *pos,
-        struct error *err)
+	struct error *err)
 {
 	const struct message *msg = r->msg;
 	int rc = 0;
@@ -778,9 +779,9 @@ reader_body(struct message_reader *r, char *out, size_t cap, size_t *pos,
 			rc = reader_body_file(r, out, cap, pos, err);
 		else
 			r->body_off += (off_t)reader_copy(r,
-			        msg->body_mem + r->body_off,
-			        msg->body_mem_len - (size_t)r->body_off, out,
-			        cap, pos);
+				msg->body_mem + r->body_off,
+				msg->body_mem_len - (size_t)r->body_off, out,
+				cap, pos);
 	}
 	if (rc >= 0 && r->body_off == msg->body_len)
 		r->phase = READ_DONE;
@@ -789,16 +790,16 @@ reader_body(struct message_reader *r, char *out, size_t cap, size_t *pos,
 
 ssize_t
 message_reader_read(
-        struct message_reader *r, char *buf, size_t cap, struct error *err)
+	struct message_reader *r, char *buf, size_t cap, struct error *err)
 {
 	size_t pos = 0;
 	int rc = 0;
 
 	if (cap < 2) {
 		error_set(err, ERR_SOFTWARE,
-		        "message reader: buffer of %zu "
-		        "bytes is too small",
-		        cap);
+			"message reader: buffer of %zu "
+			"bytes is too small",
+			cap);
 		return -1;
 	}
 	if (cap > SSIZE_MAX)

@@ -33,9 +33,9 @@
 #include "address.h"
 #include "log.h"
 
-#define MESSAGE_MEM_MAX (1024 * 1024)      /* spool to a file past this */
-#define MESSAGE_HEADER_MAX (1024 * 1024)   /* whole header section */
-#define MESSAGE_LINE_MAX (1024 * 1024)     /* one input line, refused past */
+#define MESSAGE_MEM_MAX    (1024 * 1024) /* spool to a file past this */
+#define MESSAGE_HEADER_MAX (1024 * 1024) /* whole header section */
+#define MESSAGE_LINE_MAX   (1024 * 1024) /* one input line, refused past */
 
 struct message_field {
 	size_t off;      /* offset of the field's first byte in headers */
@@ -45,29 +45,29 @@ struct message_field {
 };
 
 struct message {
-	char *headers;   /* header section in CRLF form, without the empty
-	                    separator line */
+	char *headers; /* header section in CRLF form, without the empty
+			  separator line */
 	size_t headers_len;
 	struct message_field *fields;
 	size_t nfields;
 	int has_separator; /* the input had an empty line after the header */
 
 	/* The body (after the separator), CRLF-normalised. */
-	char *body_mem;  /* while it fits in memory, else NULL */
+	char *body_mem; /* while it fits in memory, else NULL */
 	size_t body_mem_len;
-	int body_fd;     /* unlinked temp file once past MESSAGE_MEM_MAX, or -1 */
+	int body_fd; /* unlinked temp file once past MESSAGE_MEM_MAX, or -1 */
 	off_t body_len;
 
 	int has_8bit;    /* any byte >= 0x80 in the wire data: the body or a
-	                    header field not removed */
+			    header field not removed */
 	int body_8bit;   /* any byte >= 0x80 in the body */
 	int has_nul;     /* any NUL byte */
 	off_t input_len; /* bytes read from the input (with any read past
-	                    the "." line in the same read(2)) */
+			    the "." line in the same read(2)) */
 };
 
 struct message_opts {
-	int dot_ends;    /* 1 without -i/-oi: a lone "." line ends input */
+	int dot_ends;       /* 1 without -i/-oi: a lone "." line ends input */
 	const char *tmpdir; /* NULL = $TMPDIR or /tmp */
 };
 
@@ -87,8 +87,8 @@ void message_release(struct message *msg);
 
 /* Index of the next field named name (ASCII case-insensitive) at or
    after start, or -1. Removed fields are still found. */
-long message_find_field(const struct message *msg, const char *name,
-	size_t start);
+long message_find_field(
+	const struct message *msg, const char *name, size_t start);
 /*
  * The field body (after "Name:") of field i, unfolded (CRLF before
  * whitespace removed), blanks after the ':' and the final CRLF dropped, in
@@ -107,8 +107,8 @@ size_t message_remove_fields(struct message *msg, const char *name);
  * Bcc before or after it is hidden. Appended to out. Errors: ERR_DATA
  * from the address parser, prefixed "Cc header: ".
  */
-int message_header_recipients(const struct message *msg,
-	struct address_list *out, struct error *err);
+int message_header_recipients(
+	const struct message *msg, struct address_list *out, struct error *err);
 
 /* Size of the wire data (header fields not removed, separator, body),
    before dot-stuffing: exactly what an unstuffed reader produces. The
@@ -124,24 +124,24 @@ off_t message_wire_size(const struct message *msg);
 struct message_reader {
 	const struct message *msg;
 	int dotstuff;
-	int phase;       /* header, separator, body, done */
-	size_t field;    /* next header field */
-	size_t off;      /* offset within the current piece */
+	int phase;    /* header, separator, body, done */
+	size_t field; /* next header field */
+	size_t off;   /* offset within the current piece */
 	off_t body_off;
 	int at_line_start;
 };
 
 /* Start reading msg's wire data from its first byte; r holds no resources
    and msg must outlive it. dotstuff: 1 for DATA, 0 for BDAT. */
-void message_reader_init(struct message_reader *r, const struct message *msg,
-	int dotstuff);
+void message_reader_init(
+	struct message_reader *r, const struct message *msg, int dotstuff);
 /*
  * Fill up to cap bytes; returns the count, 0 at the end, -1 on a temp
  * file read error (ERR_IO) or cap < 2 (ERR_SOFTWARE). A spooled body is
  * read with pread(2) a buffer at a time, never whole. To start over (a
  * second transaction), call message_reader_init again.
  */
-ssize_t message_reader_read(struct message_reader *r, char *buf, size_t cap,
-	struct error *err);
+ssize_t message_reader_read(
+	struct message_reader *r, char *buf, size_t cap, struct error *err);
 
 #endif

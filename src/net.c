@@ -50,8 +50,9 @@ static int
 net_wait_connect(int fd, unsigned timeout)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-	int ms = timeout == 0 ? -1
-		: timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000;
+	int ms = timeout == 0               ? -1
+		 : timeout > INT_MAX / 1000 ? INT_MAX
+					    : (int)timeout * 1000;
 	int r, soerr = 0;
 	socklen_t slen = sizeof(soerr);
 
@@ -74,7 +75,8 @@ net_try(const struct addrinfo *ai, unsigned timeout, int *why)
 {
 	int fd, one = 1, e = 0, flags;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	fd = socket(ai->ai_family,
+		ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		ai->ai_protocol);
 	if (fd < 0) {
 		*why = errno;
@@ -82,7 +84,8 @@ net_try(const struct addrinfo *ai, unsigned timeout, int *why)
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		e = errno == EINPROGRESS || errno == EINTR
-			? net_wait_connect(fd, timeout) : errno;
+			    ? net_wait_connect(fd, timeout)
+			    : errno;
 	}
 	if (e != 0) {
 		close(fd);
@@ -118,8 +121,8 @@ net_note_failure(struct buf *why, const char *addr, unsigned port,
 }
 
 int
-net_connect(const char *host, unsigned port, unsigned timeout,
-	struct error *err)
+net_connect(
+	const char *host, unsigned port, unsigned timeout, struct error *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct buf why;
@@ -161,8 +164,8 @@ net_name_ok(const char *s)
 	size_t n = strlen(s);
 
 	return n > 0 && n < NET_HOST_MAX &&
-		strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			  "0123456789-._") == n;
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789-._") == n;
 }
 
 const char *
@@ -183,7 +186,8 @@ net_fqdn(void)
 	hints.ai_flags = AI_CANONNAME;
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(name, NULL, &hints, &res) == 0 && res->ai_canonname &&
-		strchr(res->ai_canonname, '.') && net_name_ok(res->ai_canonname))
+		strchr(res->ai_canonname, '.') &&
+		net_name_ok(res->ai_canonname))
 		snprintf(name, sizeof(name), "%s", res->ai_canonname);
 	if (res)
 		freeaddrinfo(res);

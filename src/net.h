@@ -14,8 +14,8 @@
  * temporary resolver failure, refused or timed-out connects (naming each
  * address tried).
  */
-int net_connect(const char *host, unsigned port, unsigned timeout,
-	struct error *err);
+int net_connect(
+	const char *host, unsigned port, unsigned timeout, struct error *err);
 
 /* This host's fully qualified name for EHLO (hostname, canonicalised by
    the resolver when possible), "localhost" if there is none. Static

@@ -104,7 +104,7 @@ reply_strip_enhanced(struct reply *r, const char **text, size_t *len)
 		memcpy(r->enhanced, *text, elen);
 		r->enhanced[elen] = '\0';
 	} else if (strlen(r->enhanced) != elen ||
-		memcmp(r->enhanced, *text, elen) != 0) {
+		   memcmp(r->enhanced, *text, elen) != 0) {
 		return;
 	}
 	*text += n;
@@ -131,7 +131,8 @@ reply_check_line(struct reply *r, const char *line, size_t len, int code,
 
 	if (code < 0 || (len > 3 && line[3] != ' ' && line[3] != '-')) {
 		log_escape(esc, sizeof(esc), line, len < 40 ? len : 40);
-		error_set(err, ERR_PROTOCOL, "malformed reply line \"%s\"", esc);
+		error_set(
+			err, ERR_PROTOCOL, "malformed reply line \"%s\"", esc);
 		return -1;
 	}
 	if (r->nlines > 0 && code != r->code) {
@@ -149,8 +150,7 @@ reply_check_line(struct reply *r, const char *line, size_t len, int code,
 }
 
 int
-reply_add_line(struct reply *r, const char *line, size_t len,
-	struct error *err)
+reply_add_line(struct reply *r, const char *line, size_t len, struct error *err)
 {
 	int code = reply_parse_code(line, len);
 	const char *text = len > 4 ? line + 4 : line + len;
@@ -209,8 +209,8 @@ reply_format(const struct reply *r, char *dst, size_t size)
 }
 
 void
-reply_to_error(const struct reply *r, enum err_class cls,
-	const char *context, struct error *err)
+reply_to_error(const struct reply *r, enum err_class cls, const char *context,
+	struct error *err)
 {
 	char said[ERROR_TEXT_MAX];
 
@@ -259,7 +259,8 @@ reply_add_mech(struct caps *caps, const char *p, size_t len)
 			(q[len] == ' ' || q[len] == '\0'))
 			return;
 	if (have + (have ? 1 : 0) + len + 1 > sizeof(caps->auth))
-		return; /* past the cap: the list is long enough to choose from */
+		return; /* past the cap: the list is long enough to choose from
+			 */
 	if (have)
 		caps->auth[have++] = ' ';
 	memcpy(caps->auth + have, mech, len + 1);
@@ -338,7 +339,8 @@ reply_parse_cap_line(struct caps *caps, const char *p, size_t len)
 	}
 	if (klen < len && p[klen] == '=')
 		return;
-	for (i = 0; i < sizeof(reply_keywords) / sizeof(reply_keywords[0]); i++) {
+	for (i = 0; i < sizeof(reply_keywords) / sizeof(reply_keywords[0]);
+		i++) {
 		if (strlen(reply_keywords[i].name) == klen &&
 			strncasecmp(p, reply_keywords[i].name, klen) == 0)
 			caps->flags |= reply_keywords[i].flag;

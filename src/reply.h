@@ -10,16 +10,16 @@
 #include "buf.h"
 #include "log.h"
 
-#define REPLY_LINES_MAX 128       /* lines in one multi-line reply */
-#define REPLY_TEXT_MAX (64 * 1024) /* all lines' text together */
+#define REPLY_LINES_MAX 128         /* lines in one multi-line reply */
+#define REPLY_TEXT_MAX  (64 * 1024) /* all lines' text together */
 
 struct reply {
-	int code;           /* 3-digit code, 0 while empty */
-	char enhanced[16];  /* RFC 3463 code from the first line, "" if none */
-	struct buf text;    /* each line's text (code, separator and any
-	                       enhanced code removed), joined by '\n' */
+	int code;          /* 3-digit code, 0 while empty */
+	char enhanced[16]; /* RFC 3463 code from the first line, "" if none */
+	struct buf text;   /* each line's text (code, separator and any
+			      enhanced code removed), joined by '\n' */
 	size_t nlines;
-	int complete;       /* the last line ("NNN " or "NNN") was seen */
+	int complete; /* the last line ("NNN " or "NNN") was seen */
 };
 
 void reply_init(struct reply *r);
@@ -34,8 +34,8 @@ void reply_release(struct reply *r);
  * line's, more than REPLY_LINES_MAX lines or REPLY_TEXT_MAX text.
  * The empty "250 " last line smtp-sink sends is valid.
  */
-int reply_add_line(struct reply *r, const char *line, size_t len,
-	struct error *err);
+int reply_add_line(
+	struct reply *r, const char *line, size_t len, struct error *err);
 
 /*
  * The whole reply on one line, as it would be quoted to a user:
@@ -68,10 +68,10 @@ enum caps_flag {
 };
 
 struct caps {
-	unsigned flags;          /* enum caps_flag */
+	unsigned flags;              /* enum caps_flag */
 	unsigned long long size_max; /* SIZE parameter, 0 = no limit given */
-	char auth[512];          /* AUTH mechanisms, space-separated, upper
-	                            case ("" if none) */
+	char auth[512];              /* AUTH mechanisms, space-separated, upper
+					case ("" if none) */
 };
 
 /* Capabilities from a complete 250 EHLO reply (first line = greeting

@@ -28,26 +28,26 @@
 #include "smtp.h"
 #include "xmalloc.h"
 
-#define SMTP_CHUNK (16 * 1024)      /* one read from the message source */
-#define SMTP_QUEUE_MAX (64 * 1024)  /* flush data once this much waits */
-#define SMTP_QUIT_TIMEOUT_MS 5000   /* QUIT's reply is a courtesy */
-#define SMTP_CMD_MAX 4096           /* one command line we build */
-#define SMTP_CONTEXT_MAX 600        /* "recipient <...>" for errors */
+#define SMTP_CHUNK           (16 * 1024) /* one read from the message source */
+#define SMTP_QUEUE_MAX       (64 * 1024) /* flush data once this much waits */
+#define SMTP_QUIT_TIMEOUT_MS 5000        /* QUIT's reply is a courtesy */
+#define SMTP_CMD_MAX         4096        /* one command line we build */
+#define SMTP_CONTEXT_MAX     600         /* "recipient <...>" for errors */
 
 enum smtp_state {
 	SMTP_ST_CONNECTED, /* socket taken over, nothing read yet */
 	SMTP_ST_GREETING,  /* waiting for the 220 */
 	SMTP_ST_EHLO,
 	SMTP_ST_HELO,
-	SMTP_ST_READY,     /* between transactions */
+	SMTP_ST_READY, /* between transactions */
 	SMTP_ST_MAIL,
 	SMTP_ST_RCPT,
-	SMTP_ST_DATA,      /* DATA sent, waiting for 354 */
-	SMTP_ST_BODY,      /* sending the message data */
-	SMTP_ST_DOT,       /* end of data sent, waiting for the verdict */
+	SMTP_ST_DATA, /* DATA sent, waiting for 354 */
+	SMTP_ST_BODY, /* sending the message data */
+	SMTP_ST_DOT,  /* end of data sent, waiting for the verdict */
 	SMTP_ST_RSET,
 	SMTP_ST_QUIT,
-	SMTP_ST_DEAD,      /* nothing more may be sent */
+	SMTP_ST_DEAD, /* nothing more may be sent */
 	SMTP_ST_COUNT
 };
 
@@ -71,11 +71,11 @@ static const char *const smtp_state_names[SMTP_ST_COUNT] = {
 struct smtp_txn {
 	const struct smtp_envelope *env;
 	const struct smtp_source *src;
-	int mail_failed;         /* MAIL refused: RCPT replies are ignored */
+	int mail_failed; /* MAIL refused: RCPT replies are ignored */
 	struct error mail_err;
-	size_t refused;          /* recipients refused ... */
-	size_t refused_perm;     /* ... of them with 5xx */
-	int first_code[2];       /* first 4xx, first 5xx refusal code */
+	size_t refused;      /* recipients refused ... */
+	size_t refused_perm; /* ... of them with 5xx */
+	int first_code[2];   /* first 4xx, first 5xx refusal code */
 	char first_enh[2][16];
 };
 
@@ -127,8 +127,8 @@ smtp_add_xtext(struct buf *b, const char *key, const char *val)
 
 /* MAIL FROM and its parameters, in the order behaviour.md fixes. */
 static void
-smtp_build_mail(const struct smtp_session *s, const struct smtp_txn *t,
-	struct buf *cmd)
+smtp_build_mail(
+	const struct smtp_session *s, const struct smtp_txn *t, struct buf *cmd)
 {
 	const struct smtp_envelope *env = t->env;
 	unsigned flags = s->caps.flags;
@@ -157,8 +157,8 @@ smtp_build_rcpt(const struct smtp_txn *t, size_t i, struct buf *cmd)
 
 /* What each state sends on entry; rcpt picks the recipient for RCPT. */
 static void
-smtp_enter(struct smtp_session *s, const struct smtp_txn *t,
-	enum smtp_state st, size_t rcpt)
+smtp_enter(struct smtp_session *s, const struct smtp_txn *t, enum smtp_state st,
+	size_t rcpt)
 {
 	struct buf cmd;
 
@@ -216,13 +216,15 @@ smtp_flush(struct smtp_session *s, const char *context, struct error *err)
  * not seen (reply smuggling). Such bytes end the session.
  */
 static int
-smtp_check_unsolicited(struct smtp_session *s, const char *context,
-	struct error *err)
+smtp_check_unsolicited(
+	struct smtp_session *s, const char *context, struct error *err)
 {
 	if (iobuf_buffered(&s->io) == 0)
 		return 0;
-	error_set(err, ERR_PROTOCOL, "%s: unexpected bytes from the server "
-		"after its reply", context);
+	error_set(err, ERR_PROTOCOL,
+		"%s: unexpected bytes from the server "
+		"after its reply",
+		context);
 	smtp_set_state(s, SMTP_ST_DEAD);
 	return -1;
 }
@@ -312,8 +314,8 @@ smtp_context(const struct smtp_txn *t, enum smtp_state st, size_t rcpt,
 	char *ctx, size_t size)
 {
 	char esc[SMTP_CONTEXT_MAX - 32];
-	const char *addr = st == SMTP_ST_MAIL ? t->env->sender
-					      : t->env->rcpts[rcpt].addr;
+	const char *addr =
+		st == SMTP_ST_MAIL ? t->env->sender : t->env->rcpts[rcpt].addr;
 
 	log_escape(esc, sizeof(esc), addr, strlen(addr));
 	if (st == SMTP_ST_MAIL)
@@ -610,11 +612,13 @@ smtp_check_message(const struct smtp_session *s,
 		(unsigned long long)src->size > s->caps.size_max) {
 		error_set(err, ERR_UNAVAILABLE,
 			"message of %lld bytes exceeds the server's limit of "
-			"%llu bytes", (long long)src->size, s->caps.size_max);
+			"%llu bytes",
+			(long long)src->size, s->caps.size_max);
 		return -1;
 	}
 	if (src->has_8bit && !(flags & CAPS_8BITMIME)) {
-		error_set(err, ERR_DATA, "message has 8-bit data and the "
+		error_set(err, ERR_DATA,
+			"message has 8-bit data and the "
 			"server does not offer 8BITMIME");
 		return -1;
 	}
@@ -632,8 +636,8 @@ smtp_check_message(const struct smtp_session *s,
  * are an error; between replies they are the next reply (RFC 2920 §3.1).
  */
 static int
-smtp_round(struct smtp_session *s, struct smtp_txn *t, size_t first,
-	size_t n, struct error *err)
+smtp_round(struct smtp_session *s, struct smtp_txn *t, size_t first, size_t n,
+	struct error *err)
 {
 	char ctx[SMTP_CONTEXT_MAX];
 	size_t i;
@@ -803,7 +807,8 @@ smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	struct smtp_txn t;
 
 	if (s->state != SMTP_ST_READY) {
-		error_set(err, ERR_TEMP, "the SMTP session is no longer usable");
+		error_set(
+			err, ERR_TEMP, "the SMTP session is no longer usable");
 		return -1;
 	}
 	smtp_rcpts_release(env->rcpts, env->nrcpts);

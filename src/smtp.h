@@ -37,8 +37,8 @@ struct smtp_rcpt {
 	   smtp_send frees what an earlier call left. */
 	int code;    /* 0 if not answered (or MAIL was refused) */
 	char *reply; /* the whole reply on one line, escaped, code included:
-	                "550 5.1.1 no such user" (owned; freed by
-	                smtp_rcpts_release), NULL if not answered */
+			"550 5.1.1 no such user" (owned; freed by
+			smtp_rcpts_release), NULL if not answered */
 };
 
 /*
@@ -50,12 +50,12 @@ struct smtp_source {
 	ssize_t (*read)(void *ctx, char *buf, size_t cap, struct error *err);
 	void (*rewind)(void *ctx, int dotstuff);
 	void *ctx;
-	off_t size;    /* wire size, for SIZE= and the local size check */
+	off_t size; /* wire size, for SIZE= and the local size check */
 	int has_8bit;
 };
 
 struct smtp_envelope {
-	const char *sender;    /* "" = null sender <> */
+	const char *sender; /* "" = null sender <> */
 	struct smtp_rcpt *rcpts;
 	size_t nrcpts;
 	enum smtp_body body;
@@ -72,10 +72,10 @@ struct smtp_session {
 	int esmtp;          /* 1 after EHLO succeeded, 0 after HELO */
 	struct reply reply; /* the last reply read */
 	int final_code;     /* code of the reply that decided the last
-	                       outcome (end of data, or the refusal), for
-	                       the log line; 0 if none */
+			       outcome (end of data, or the refusal), for
+			       the log line; 0 if none */
 	char *final_text;   /* that reply on one line, "250 2.0.0 Ok: queued",
-	                       NOT escaped (owned; may be NULL) */
+			       NOT escaped (owned; may be NULL) */
 };
 
 /*

@@ -21,124 +21,124 @@ struct list_case {
 
 /* Valid inputs and the mailboxes (display names, groups) they yield. */
 static const struct list_case valid[] = {
-        /* plain forms */
-        {"j@x", "j@x"},
-        {"Jane Doe <j@x>", "j@x [Jane Doe]"},
-        {"<j@x>", "j@x"},
-        {"< j@x >", "j@x"},
-        {"<j @ x>", "j@x"},
-        {"\"Doe, Jane\" <j@x>", "j@x [\"Doe, Jane\"]"},
-        {"\"Jane\"<j@x>", "j@x [\"Jane\"]"},
-        {"\"j@x\" <j@x>", "j@x [\"j@x\"]"},
-        {"\"Jane  Doe\" <j@x>", "j@x [\"Jane  Doe\"]"},
-        {"J@Example.COM", "J@Example.COM"},
-        {"a+tag@sub.x.example", "a+tag@sub.x.example"},
-        {"!#$%&'*+-/=?^_`{|}~@x", "!#$%&'*+-/=?^_`{|}~@x"},
-        {"\t j@x \t", "j@x"},
-        /* lists: Debian cron passes "a@x,b@y" as one argument */
-        {"a@x,b@y", "a@x, b@y"},
-        {"a@x, b@y", "a@x, b@y"},
-        {"Jane Doe <j@x>, root", "j@x [Jane Doe], root"},
-        {"a@x (one), (two) b@y", "a@x, b@y"},
-        /* empty elements (obs-addr-list) and empty input */
-        {"a@x,,b@y", "a@x, b@y"},
-        {",a@x,", "a@x"},
-        {"", ""},
-        {",,,", ""},
-        {"   ", ""},
-        {"(just a comment)", ""},
-        /* groups */
-        {"Undisclosed recipients:;", ""},
-        {"team: a@x, b@y;", "a@x {team}, b@y {team}"},
-        {"team: a@x, b@y", "a@x {team}, b@y {team}"},
-        {"team: a@x;, c@z", "a@x {team}, c@z"},
-        {"Name : a@x;", "a@x {Name}"},
-        {"team:;, a@x", "a@x"},
-        {"team: ,a@x,,;", "a@x {team}"},
-        {"a@x, team: b@y, <c@z>;, d@w", "a@x, b@y {team}, c@z {team}, d@w"},
-        /* comments */
-        {"j@x (Jane (the) \\) boss)", "j@x"},
-        {"j@x(comment),k@y", "j@x, k@y"},
-        {"Jane   (x)  Doe <j@x>", "j@x [Jane Doe]"},
-        /* folding white space */
-        {"Jane\r\n Doe <j@x>", "j@x [Jane Doe]"},
-        {"Jane\n\tDoe <j@x>", "j@x [Jane Doe]"},
-        {"j@x\r\n ", "j@x"},
-        {"\"Jane\r\n Doe\" <j@x>", "j@x [\"Jane Doe\"]"},
-        /* encoded words stay as written */
-        {"=?utf-8?q?J=C3=A9?= <j@x>", "j@x [=?utf-8?q?J=C3=A9?=]"},
-        {"=?utf-8?q?a.b?= <j@x>", "j@x [=?utf-8?q?a.b?=]"},
-        /* domain literals */
-        {"j@[192.0.2.1]", "j@[192.0.2.1]"},
-        {"j@[IPv6:::1]", "j@[IPv6:::1]"},
-        {"j@[ 192.0.2.1 ]", "j@[192.0.2.1]"},
-        {"<j@[IPv6:2001:db8::1]>", "j@[IPv6:2001:db8::1]"},
-        /* quoted local parts: quotes only where RFC 5321 needs them */
-        {"\"john doe\"@x", "\"john doe\"@x"},
-        {"\"john\"@x", "john@x"},
-        {"\"john\".doe@x", "john.doe@x"},
-        {"\"a.b\"@x", "a.b@x"},
-        {"\".a\"@x", "\".a\"@x"},
-        {"\"john..doe\"@x", "\"john..doe\"@x"},
-        {"\"a\\\"b\"@x", "\"a\\\"b\"@x"},
-        {"\"a\\\\b\"@x", "\"a\\\\b\"@x"},
-        {"\"a\\b\"@x", "ab@x"},
-        {"\"a b\".c@x", "\"a b.c\"@x"},
-        {"<\"john doe\"@x>", "\"john doe\"@x"},
-        /* unqualified names */
-        {"root", "root"},
-        {"www-data", "www-data"},
-        {"root, www-data", "root, www-data"},
-        {"Root <root>", "root [Root]"},
-        {"\"john doe\"", "\"john doe\""},
-        /* UTF-8 (RFC 6532) */
-        {"j\xc3\xb6rg@ex\xc3\xa4mple.de", "j\xc3\xb6rg@ex\xc3\xa4mple.de"},
-        {"J\xc3\xb6rg M\xc3\xbcller <j@x>", "j@x [J\xc3\xb6rg M\xc3\xbcller]"},
-        /* obs- forms: routes, CFWS inside local parts and domains */
-        {"<@a.example,@b.example:j@x>", "j@x"},
-        {"<@a.example:j@x>", "j@x"},
-        {"Jane <@a , @b :j@x>", "j@x [Jane]"},
-        {"<,@a.example:j@x>", "j@x"},
-        {"john . doe@x", "john.doe@x"},
-        {"jdoe@test  . example", "jdoe@test.example"},
-        {"Joe Q. Public <john.q.public@example.com>",
-                "john.q.public@example.com [Joe Q. Public]"},
-        /* RFC 5322 Appendix A.1.1 */
-        {"John Doe <jdoe@machine.example>", "jdoe@machine.example [John Doe]"},
-        {"Michael Jones <mjones@machine.example>",
-                "mjones@machine.example [Michael Jones]"},
-        /* A.1.2 */
-        {"\"Joe Q. Public\" <john.q.public@example.com>",
-                "john.q.public@example.com [\"Joe Q. Public\"]"},
-        {"Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
-                "mary@x.test [Mary Smith], jdoe@example.org, "
-                "one@y.test [Who?]"},
-        {"<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" "
-         "<sysservices@example.net>",
-                "boss@nil.test, sysservices@example.net "
-                "[\"Giant; \\\"Big\\\" Box\"]"},
-        /* A.1.3 */
-        {"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
-                "c@a.test [Ed Jones] {A Group}, joe@where.test {A Group}, "
-                "jdoe@one.test [John] {A Group}"},
-        /* A.5 */
-        {"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
-                "pete@silly.test [Pete]"},
-        {"A Group(Some people)\r\n     :Chris Jones "
-         "<c@(Chris's host.)public.example>,\r\n         joe@example.org,"
-         "\r\n  John <jdoe@one.test> (my dear friend); (the end of the "
-         "group)",
-                "c@public.example [Chris Jones] {A Group}, "
-                "joe@example.org {A Group}, jdoe@one.test [John] {A Group}"},
-        {"(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;", ""},
-        /* A.6.1 */
-        {"Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example",
-                "mary@example.net [Mary Smith], jdoe@test.example"},
-        /* A.6.3 */
-        {"John Doe <jdoe@machine(comment).  example>",
-                "jdoe@machine.example [John Doe]"},
-        {"Mary Smith\r\n  \r\n          <mary@example.net>",
-                "mary@example.net [Mary Smith]"},
+	/* plain forms */
+	{"j@x", "j@x"},
+	{"Jane Doe <j@x>", "j@x [Jane Doe]"},
+	{"<j@x>", "j@x"},
+	{"< j@x >", "j@x"},
+	{"<j @ x>", "j@x"},
+	{"\"Doe, Jane\" <j@x>", "j@x [\"Doe, Jane\"]"},
+	{"\"Jane\"<j@x>", "j@x [\"Jane\"]"},
+	{"\"j@x\" <j@x>", "j@x [\"j@x\"]"},
+	{"\"Jane  Doe\" <j@x>", "j@x [\"Jane  Doe\"]"},
+	{"J@Example.COM", "J@Example.COM"},
+	{"a+tag@sub.x.example", "a+tag@sub.x.example"},
+	{"!#$%&'*+-/=?^_`{|}~@x", "!#$%&'*+-/=?^_`{|}~@x"},
+	{"\t j@x \t", "j@x"},
+	/* lists: Debian cron passes "a@x,b@y" as one argument */
+	{"a@x,b@y", "a@x, b@y"},
+	{"a@x, b@y", "a@x, b@y"},
+	{"Jane Doe <j@x>, root", "j@x [Jane Doe], root"},
+	{"a@x (one), (two) b@y", "a@x, b@y"},
+	/* empty elements (obs-addr-list) and empty input */
+	{"a@x,,b@y", "a@x, b@y"},
+	{",a@x,", "a@x"},
+	{"", ""},
+	{",,,", ""},
+	{"   ", ""},
+	{"(just a comment)", ""},
+	/* groups */
+	{"Undisclosed recipients:;", ""},
+	{"team: a@x, b@y;", "a@x {team}, b@y {team}"},
+	{"team: a@x, b@y", "a@x {team}, b@y {team}"},
+	{"team: a@x;, c@z", "a@x {team}, c@z"},
+	{"Name : a@x;", "a@x {Name}"},
+	{"team:;, a@x", "a@x"},
+	{"team: ,a@x,,;", "a@x {team}"},
+	{"a@x, team: b@y, <c@z>;, d@w", "a@x, b@y {team}, c@z {team}, d@w"},
+	/* comments */
+	{"j@x (Jane (the) \\) boss)", "j@x"},
+	{"j@x(comment),k@y", "j@x, k@y"},
+	{"Jane   (x)  Doe <j@x>", "j@x [Jane Doe]"},
+	/* folding white space */
+	{"Jane\r\n Doe <j@x>", "j@x [Jane Doe]"},
+	{"Jane\n\tDoe <j@x>", "j@x [Jane Doe]"},
+	{"j@x\r\n ", "j@x"},
+	{"\"Jane\r\n Doe\" <j@x>", "j@x [\"Jane Doe\"]"},
+	/* encoded words stay as written */
+	{"=?utf-8?q?J=C3=A9?= <j@x>", "j@x [=?utf-8?q?J=C3=A9?=]"},
+	{"=?utf-8?q?a.b?= <j@x>", "j@x [=?utf-8?q?a.b?=]"},
+	/* domain literals */
+	{"j@[192.0.2.1]", "j@[192.0.2.1]"},
+	{"j@[IPv6:::1]", "j@[IPv6:::1]"},
+	{"j@[ 192.0.2.1 ]", "j@[192.0.2.1]"},
+	{"<j@[IPv6:2001:db8::1]>", "j@[IPv6:2001:db8::1]"},
+	/* quoted local parts: quotes only where RFC 5321 needs them */
+	{"\"john doe\"@x", "\"john doe\"@x"},
+	{"\"john\"@x", "john@x"},
+	{"\"john\".doe@x", "john.doe@x"},
+	{"\"a.b\"@x", "a.b@x"},
+	{"\".a\"@x", "\".a\"@x"},
+	{"\"john..doe\"@x", "\"john..doe\"@x"},
+	{"\"a\\\"b\"@x", "\"a\\\"b\"@x"},
+	{"\"a\\\\b\"@x", "\"a\\\\b\"@x"},
+	{"\"a\\b\"@x", "ab@x"},
+	{"\"a b\".c@x", "\"a b.c\"@x"},
+	{"<\"john doe\"@x>", "\"john doe\"@x"},
+	/* unqualified names */
+	{"root", "root"},
+	{"www-data", "www-data"},
+	{"root, www-data", "root, www-data"},
+	{"Root <root>", "root [Root]"},
+	{"\"john doe\"", "\"john doe\""},
+	/* UTF-8 (RFC 6532) */
+	{"j\xc3\xb6rg@ex\xc3\xa4mple.de", "j\xc3\xb6rg@ex\xc3\xa4mple.de"},
+	{"J\xc3\xb6rg M\xc3\xbcller <j@x>", "j@x [J\xc3\xb6rg M\xc3\xbcller]"},
+	/* obs- forms: routes, CFWS inside local parts and domains */
+	{"<@a.example,@b.example:j@x>", "j@x"},
+	{"<@a.example:j@x>", "j@x"},
+	{"Jane <@a , @b :j@x>", "j@x [Jane]"},
+	{"<,@a.example:j@x>", "j@x"},
+	{"john . doe@x", "john.doe@x"},
+	{"jdoe@test  . example", "jdoe@test.example"},
+	{"Joe Q. Public <john.q.public@example.com>",
+		"john.q.public@example.com [Joe Q. Public]"},
+	/* RFC 5322 Appendix A.1.1 */
+	{"John Doe <jdoe@machine.example>", "jdoe@machine.example [John Doe]"},
+	{"Michael Jones <mjones@machine.example>",
+		"mjones@machine.example [Michael Jones]"},
+	/* A.1.2 */
+	{"\"Joe Q. Public\" <john.q.public@example.com>",
+		"john.q.public@example.com [\"Joe Q. Public\"]"},
+	{"Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
+		"mary@x.test [Mary Smith], jdoe@example.org, "
+		"one@y.test [Who?]"},
+	{"<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" "
+	 "<sysservices@example.net>",
+		"boss@nil.test, sysservices@example.net "
+		"[\"Giant; \\\"Big\\\" Box\"]"},
+	/* A.1.3 */
+	{"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+		"c@a.test [Ed Jones] {A Group}, joe@where.test {A Group}, "
+		"jdoe@one.test [John] {A Group}"},
+	/* A.5 */
+	{"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+		"pete@silly.test [Pete]"},
+	{"A Group(Some people)\r\n     :Chris Jones "
+	 "<c@(Chris's host.)public.example>,\r\n         joe@example.org,"
+	 "\r\n  John <jdoe@one.test> (my dear friend); (the end of the "
+	 "group)",
+		"c@public.example [Chris Jones] {A Group}, "
+		"joe@example.org {A Group}, jdoe@one.test [John] {A Group}"},
+	{"(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;", ""},
+	/* A.6.1 */
+	{"Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example",
+		"mary@example.net [Mary Smith], jdoe@test.example"},
+	/* A.6.3 */
+	{"John Doe <jdoe@machine(comment).  example>",
+		"jdoe@machine.example [John Doe]"},
+	{"Mary Smith\r\n  \r\n          <mary@example.net>",
+		"mary@example.net [Mary Smith]"},
 };
 
 struct error_case {
@@ -149,63 +149,63 @@ struct error_case {
 
 /* Invalid inputs and the exact error each yields. */
 static const struct error_case invalid[] = {
-        {"a@x b@y", 0,
-                "unexpected 'b' after address (missing ','?) at offset 4"},
-        {"Jane <j@x> Doe", 0,
-                "unexpected 'D' after address (missing ','?) at offset 11"},
-        {"j@x [1]", 0,
-                "unexpected '[' after address (missing ','?) at offset 4"},
-        {"\"john", 0, "unterminated quoted string opened at offset 0"},
-        {"\"a\\", 0, "unterminated quoted string opened at offset 0"},
-        {"j@x (comment", 0, "unterminated comment opened at offset 4"},
-        {"j@x (a (b)", 0, "unterminated comment opened at offset 4"},
-        {"Jane <j@x", 0, "missing '>' for '<' at offset 5"},
-        {"<j@x", 0, "missing '>' for '<' at offset 0"},
-        {"<j@x, k@y>", 0, "unexpected ',', expected '>' at offset 4"},
-        {"j@x>", 0, "unbalanced '>' at offset 3"},
-        {"j@x)", 0, "unbalanced ')' at offset 3"},
-        {"j@", 0, "empty domain at offset 2"},
-        {"j@ (c)", 0, "empty domain at offset 6"},
-        {"@x", 0, "empty local part at offset 0"},
-        {"Jane <@x>", 0, "source route without an address at offset 8"},
-        {"<@a.example j@x>", 0, "unexpected 'j' in source route at offset 12"},
-        {"\"\"@x", 0, "empty local part at offset 2"},
-        {"j@x.", 0, "empty label in domain at offset 4"},
-        {"j@x..y", 0, "empty label in domain at offset 4"},
-        {".j@x", 0, "local part starts with '.' at offset 0"},
-        {"j.@x", 0, "local part ends with '.' at offset 2"},
-        {"j..k@x", 0, "empty word between dots in local part at offset 2"},
-        {"a b@x", 0,
-                "unquoted space in local part (missing ',' or '<'?) at offset "
-                "2"},
-        {"Jane Doe", 0,
-                "unquoted space in local part (missing ',' or '<'?) at offset "
-                "5"},
-        {"j@x\r\nBcc: evil@y", 0,
-                "line break not followed by white space at offset 4"},
-        {"j@x\r\n", 0, "line break not followed by white space at offset 4"},
-        {"j@x\n", 0, "line break not followed by white space at offset 3"},
-        {"j@x\rk", 0, "CR not followed by LF at offset 3"},
-        {"j\0@x", 4, "NUL byte at offset 1"},
-        {"j@x\0", 4, "NUL byte at offset 3"},
-        {"j\x01@x", 0, "control character 0x01 at offset 1"},
-        {"j@x\x7f", 0, "control character 0x7F at offset 3"},
-        {"a@x; b@y", 0, "';' outside a group at offset 3"},
-        {";", 0, "';' outside a group at offset 0"},
-        {"g1: g2: a@x;;", 0, "group inside a group at offset 6"},
-        {": a@x;", 0, "group without a name at offset 0"},
-        {"<>", 0, "empty address '<>' at offset 0"},
-        {"Jane <>", 0, "empty address '<>' at offset 5"},
-        {"j@[1.2.3.4", 0, "unterminated domain literal opened at offset 2"},
-        {"j@[]", 0, "empty domain literal at offset 2"},
-        {"j@[a[b]", 0, "'[' in domain literal at offset 4"},
-        {"a\\b@x", 0, "unexpected '\\' at offset 1"},
-        {"[j]@x", 0, "unexpected '[' at offset 0"},
-        {"\"a\\\r\n b\"@x", 0, "line break after '\\' at offset 3"},
-        {"\"a\"b@x", 0, "missing '.' between words in local part at offset 3"},
-        {"j@x, \xc3\xa4 b@y", 0,
-                "unquoted space in local part (missing ',' or '<'?) at offset "
-                "8"},
+	{"a@x b@y", 0,
+		"unexpected 'b' after address (missing ','?) at offset 4"},
+	{"Jane <j@x> Doe", 0,
+		"unexpected 'D' after address (missing ','?) at offset 11"},
+	{"j@x [1]", 0,
+		"unexpected '[' after address (missing ','?) at offset 4"},
+	{"\"john", 0, "unterminated quoted string opened at offset 0"},
+	{"\"a\\", 0, "unterminated quoted string opened at offset 0"},
+	{"j@x (comment", 0, "unterminated comment opened at offset 4"},
+	{"j@x (a (b)", 0, "unterminated comment opened at offset 4"},
+	{"Jane <j@x", 0, "missing '>' for '<' at offset 5"},
+	{"<j@x", 0, "missing '>' for '<' at offset 0"},
+	{"<j@x, k@y>", 0, "unexpected ',', expected '>' at offset 4"},
+	{"j@x>", 0, "unbalanced '>' at offset 3"},
+	{"j@x)", 0, "unbalanced ')' at offset 3"},
+	{"j@", 0, "empty domain at offset 2"},
+	{"j@ (c)", 0, "empty domain at offset 6"},
+	{"@x", 0, "empty local part at offset 0"},
+	{"Jane <@x>", 0, "source route without an address at offset 8"},
+	{"<@a.example j@x>", 0, "unexpected 'j' in source route at offset 12"},
+	{"\"\"@x", 0, "empty local part at offset 2"},
+	{"j@x.", 0, "empty label in domain at offset 4"},
+	{"j@x..y", 0, "empty label in domain at offset 4"},
+	{".j@x", 0, "local part starts with '.' at offset 0"},
+	{"j.@x", 0, "local part ends with '.' at offset 2"},
+	{"j..k@x", 0, "empty word between dots in local part at offset 2"},
+	{"a b@x", 0,
+		"unquoted space in local part (missing ',' or '<'?) at offset "
+		"2"},
+	{"Jane Doe", 0,
+		"unquoted space in local part (missing ',' or '<'?) at offset "
+		"5"},
+	{"j@x\r\nBcc: evil@y", 0,
+		"line break not followed by white space at offset 4"},
+	{"j@x\r\n", 0, "line break not followed by white space at offset 4"},
+	{"j@x\n", 0, "line break not followed by white space at offset 3"},
+	{"j@x\rk", 0, "CR not followed by LF at offset 3"},
+	{"j\0@x", 4, "NUL byte at offset 1"},
+	{"j@x\0", 4, "NUL byte at offset 3"},
+	{"j\x01@x", 0, "control character 0x01 at offset 1"},
+	{"j@x\x7f", 0, "control character 0x7F at offset 3"},
+	{"a@x; b@y", 0, "';' outside a group at offset 3"},
+	{";", 0, "';' outside a group at offset 0"},
+	{"g1: g2: a@x;;", 0, "group inside a group at offset 6"},
+	{": a@x;", 0, "group without a name at offset 0"},
+	{"<>", 0, "empty address '<>' at offset 0"},
+	{"Jane <>", 0, "empty address '<>' at offset 5"},
+	{"j@[1.2.3.4", 0, "unterminated domain literal opened at offset 2"},
+	{"j@[]", 0, "empty domain literal at offset 2"},
+	{"j@[a[b]", 0, "'[' in domain literal at offset 4"},
+	{"a\\b@x", 0, "unexpected '\\' at offset 1"},
+	{"[j]@x", 0, "unexpected '[' at offset 0"},
+	{"\"a\\\r\n b\"@x", 0, "line break after '\\' at offset 3"},
+	{"\"a\"b@x", 0, "missing '.' between words in local part at offset 3"},
+	{"j@x, \xc3\xa4 b@y", 0,
+		"unquoted space in local part (missing ',' or '<'?) at offset "
+		"8"},
 };
 
 /* "mailbox [display] {group}, ..." for comparison with a table. */
@@ -218,9 +218,9 @@ render(const struct address_list *l, char *out, size_t size)
 	for (i = 0; i < l->n && o < size; i++) {
 		const struct address *a = &l->v[i];
 		int n = snprintf(out + o, size - o, "%s%s%s%s%s%s%s",
-		        i ? ", " : "", a->mailbox, a->display ? " [" : "",
-		        a->display ? a->display : "", a->display ? "]" : "",
-		        a->group ? " {" : "", a->group ? a->group : "");
+			i ? ", " : "", a->mailbox, a->display ? " [" : "",
+			a->display ? a->display : "", a->display ? "]" : "",
+			a->group ? " {" : "", a->group ? a->group : "");
 		o += n > 0 ? (size_t)n : 0;
 		if (a->group && o < size)
 			o += (size_t)snprintf(out + o, size - o, "}");
@@ -246,8 +246,8 @@ list_sane(const struct address_list *l)
 		int same;
 
 		if (len == 0 || len > ADDRESS_MAILBOX_MAX ||
-		        strpbrk(a->mailbox, "\r\n") ||
-		        (a->display && a->display[0] == '\0'))
+			strpbrk(a->mailbox, "\r\n") ||
+			(a->display && a->display[0] == '\0'))
 			return 0;
 		if (address_parse_one(a->mailbox, len, &again, &err) < 0)
 			return 0;
@@ -262,7 +262,7 @@ list_sane(const struct address_list *l)
 /* Parse from an exact-size heap copy, so ASan sees any over-read. */
 static int
 parse_exact(
-        const char *s, size_t len, struct address_list *l, struct error *err)
+	const char *s, size_t len, struct address_list *l, struct error *err)
 {
 	char *copy = xmalloc(len ? len : 1);
 	int rc;
@@ -289,7 +289,7 @@ test_valid_list(void)
 		rc = parse_exact(valid[i].in, strlen(valid[i].in), &l, &err);
 		if (rc < 0)
 			fprintf(stderr, "input %zu \"%s\": %s\n", i,
-			        valid[i].in, err.text);
+				valid[i].in, err.text);
 		CHECK_INT(rc, 0);
 		CHECK_STR(render(&l, got, sizeof(got)), valid[i].want);
 		CHECK(list_sane(&l));
@@ -426,26 +426,26 @@ test_parse_one(void)
 }
 
 static const char *const envelope_ok[] = {
-        "j@x",
-        "root",
-        "www-data",
-        "john.doe@example.com",
-        "a-b@x-y.example",
-        "!#$%&'*+-/=?^_`{|}~@x",
-        "\"john doe\"@x",
-        "\"a\\\"b\"@x",
-        "\"a,b\"@x",
-        "\"john..doe\"@x",
-        "j@[192.0.2.1]",
-        "j@[0.0.0.0]",
-        "j@[IPv6:::1]",
-        "j@[ipv6:2001:db8::1]",
-        "j@[IPv6:::ffff:192.0.2.1]",
-        "j\xc3\xb6rg@ex\xc3\xa4mple.de",
-        "j@1.2.3.4.example",
-        /* exactly at the limits: 64-byte local part, 63-byte label */
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x",
-        "j@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x",
+	"j@x",
+	"root",
+	"www-data",
+	"john.doe@example.com",
+	"a-b@x-y.example",
+	"!#$%&'*+-/=?^_`{|}~@x",
+	"\"john doe\"@x",
+	"\"a\\\"b\"@x",
+	"\"a,b\"@x",
+	"\"john..doe\"@x",
+	"j@[192.0.2.1]",
+	"j@[0.0.0.0]",
+	"j@[IPv6:::1]",
+	"j@[ipv6:2001:db8::1]",
+	"j@[IPv6:::ffff:192.0.2.1]",
+	"j\xc3\xb6rg@ex\xc3\xa4mple.de",
+	"j@1.2.3.4.example",
+	/* exactly at the limits: 64-byte local part, 63-byte label */
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x",
+	"j@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x",
 };
 
 struct envelope_case {
@@ -454,51 +454,51 @@ struct envelope_case {
 };
 
 static const struct envelope_case envelope_bad[] = {
-        {"", "empty address"},
-        {"a@x> SIZE=1", "contains '>'"},
-        {"<a@x>", "contains '<'"},
-        {"\"a<b\"@x", "contains '<'"},
-        {"a b@x", "unquoted space in local part"},
-        {"a@x\r\nRSET", "contains CR"},
-        {"a@x\n", "contains LF"},
-        {"a\x01@x", "contains a control character"},
-        {"a\x7f@x", "contains a control character"},
-        {"\"a\tb\"@x", "contains a control character"},
-        {"a,b@x", "',' not allowed in an unquoted local part"},
-        {"a(b)@x", "'(' not allowed in an unquoted local part"},
-        {"a\"b@x", "'\"' not allowed in an unquoted local part"},
-        {"@x", "empty local part"},
-        {"\"\"@x", "empty local part"},
-        {".a@x", "local part starts with '.'"},
-        {"a..b@x", "'..' in local part"},
-        {"a.@x", "local part ends with '.'"},
-        {"\"ab@x", "unterminated quoted string"},
-        {"\"a b\"x@y", "'x' after quoted local part"},
-        {"\"a\\\xc3\xa4\"@x", "bad quoted pair in local part"},
-        {"a@", "empty domain"},
-        {"a@x..y", "empty label in domain"},
-        {"a@x.", "empty label in domain"},
-        {"a@-x.y", "domain label starts or ends with '-'"},
-        {"a@x-.y", "domain label starts or ends with '-'"},
-        {"a@x_y", "'_' not allowed in domain"},
-        {"a@b@c", "'@' not allowed in domain"},
-        {"a@x y", "' ' not allowed in domain"},
-        {"a@[1.2.3]", "invalid IPv4 address literal"},
-        {"a@[1.2.3.256]", "invalid IPv4 address literal"},
-        {"a@[1.2.3.0004]", "invalid IPv4 address literal"},
-        {"a@[1.2.3.4.]", "invalid IPv4 address literal"},
-        {"a@[IPv6:xyz]", "invalid IPv6 address literal"},
-        {"a@[IPv6:1.2.3.4]", "invalid IPv6 address literal"},
-        {"a@[foo:bar]", "unknown address literal tag"},
-        {"a@[1.2.3.4", "address literal without ']' at the end"},
-        {"a@[1.2.3.4]x", "address literal without ']' at the end"},
-        /* one past the limits: 65-byte local part, 64-byte label */
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x",
-                "local part longer than 64 bytes"},
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                "local part longer than 64 bytes"},
-        {"j@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x",
-                "domain label longer than 63 bytes"},
+	{"", "empty address"},
+	{"a@x> SIZE=1", "contains '>'"},
+	{"<a@x>", "contains '<'"},
+	{"\"a<b\"@x", "contains '<'"},
+	{"a b@x", "unquoted space in local part"},
+	{"a@x\r\nRSET", "contains CR"},
+	{"a@x\n", "contains LF"},
+	{"a\x01@x", "contains a control character"},
+	{"a\x7f@x", "contains a control character"},
+	{"\"a\tb\"@x", "contains a control character"},
+	{"a,b@x", "',' not allowed in an unquoted local part"},
+	{"a(b)@x", "'(' not allowed in an unquoted local part"},
+	{"a\"b@x", "'\"' not allowed in an unquoted local part"},
+	{"@x", "empty local part"},
+	{"\"\"@x", "empty local part"},
+	{".a@x", "local part starts with '.'"},
+	{"a..b@x", "'..' in local part"},
+	{"a.@x", "local part ends with '.'"},
+	{"\"ab@x", "unterminated quoted string"},
+	{"\"a b\"x@y", "'x' after quoted local part"},
+	{"\"a\\\xc3\xa4\"@x", "bad quoted pair in local part"},
+	{"a@", "empty domain"},
+	{"a@x..y", "empty label in domain"},
+	{"a@x.", "empty label in domain"},
+	{"a@-x.y", "domain label starts or ends with '-'"},
+	{"a@x-.y", "domain label starts or ends with '-'"},
+	{"a@x_y", "'_' not allowed in domain"},
+	{"a@b@c", "'@' not allowed in domain"},
+	{"a@x y", "' ' not allowed in domain"},
+	{"a@[1.2.3]", "invalid IPv4 address literal"},
+	{"a@[1.2.3.256]", "invalid IPv4 address literal"},
+	{"a@[1.2.3.0004]", "invalid IPv4 address literal"},
+	{"a@[1.2.3.4.]", "invalid IPv4 address literal"},
+	{"a@[IPv6:xyz]", "invalid IPv6 address literal"},
+	{"a@[IPv6:1.2.3.4]", "invalid IPv6 address literal"},
+	{"a@[foo:bar]", "unknown address literal tag"},
+	{"a@[1.2.3.4", "address literal without ']' at the end"},
+	{"a@[1.2.3.4]x", "address literal without ']' at the end"},
+	/* one past the limits: 65-byte local part, 64-byte label */
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x",
+		"local part longer than 64 bytes"},
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"local part longer than 64 bytes"},
+	{"j@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x",
+		"domain label longer than 63 bytes"},
 };
 
 static void
@@ -519,7 +519,7 @@ test_envelope(void)
 
 		log_escape(esc, sizeof(esc), c->in, strlen(c->in));
 		snprintf(want, sizeof(want), "invalid address '%s': %s", esc,
-		        c->reason);
+			c->reason);
 		CHECK_INT(address_check_envelope(c->in, &err), -1);
 		CHECK_INT(err.cls, ERR_DATA);
 		CHECK_STR(err.text, want);
@@ -547,7 +547,7 @@ static void
 test_parse_then_envelope(void)
 {
 	static const char in[] = "Jane <\"john doe\"@x>, \"a\"@[IPv6:::1], "
-	                         "root, t: <@r.example:b.c@d.e>;";
+				 "root, t: <@r.example:b.c@d.e>;";
 	struct address_list l;
 	struct error err;
 	size_t i;
@@ -619,14 +619,14 @@ test_robustness(void)
 		size_t len;
 
 		c = (size_t)(i < 0 ? i + (int)ncases
-		                   : (int)(rng_next(&rng) % ncases));
+				   : (int)(rng_next(&rng) % ncases));
 		len = c < nvalid ? strlen(valid[c].in)
-		                 : (invalid[c - nvalid].len
-		                                   ? invalid[c - nvalid].len
-		                                   : strlen(invalid[c - nvalid]
-		                                                     .in));
+				 : (invalid[c - nvalid].len
+						   ? invalid[c - nvalid].len
+						   : strlen(invalid[c - nvalid]
+								     .in));
 		memcpy(s, c < nvalid ? valid[c].in : invalid[c - nvalid].in,
-		        len);
+			len);
 		if (i >= 0)
 			len = mutate(s, len, sizeof(s), &rng);
 		for (n = i < 0 ? 0 : len; n <= len; n++) {

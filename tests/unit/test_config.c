@@ -85,25 +85,25 @@ test_grammar_comments_and_spacing(void)
 	const struct account *a;
 
 	CHECK_INT(parse(&cfg,
-		"# whole-line comment\n"
-		"\n"
-		"   # indented comment\n"
-		"account  one\n"
-		"\thost\tmail.example\t \n"
-		"from me#1@example.org\n"
-		"\t\n"
-		"domain client.test # not a comment\n",
-		&err),
+			  "# whole-line comment\n"
+			  "\n"
+			  "   # indented comment\n"
+			  "account  one\n"
+			  "\thost\tmail.example\t \n"
+			  "from me#1@example.org\n"
+			  "\t\n"
+			  "domain client.test # not a comment\n",
+			  &err),
 		-1);
 	/* '#' after a value is not a comment: domain gets 3 words, refused */
 	CHECK_STR(err.text, "t.conf:8: 'domain' must be one word, not "
-		"'client.test # not a comment'");
+			    "'client.test # not a comment'");
 	config_release(&cfg);
 
 	CHECK_INT(parse(&cfg,
-		"# c\naccount one\n\thost\tmail.example\t \n"
-		"from me#1@example.org\n",
-		&err),
+			  "# c\naccount one\n\thost\tmail.example\t \n"
+			  "from me#1@example.org\n",
+			  &err),
 		0);
 	CHECK_INT(cfg.naccounts, 1);
 	a = &cfg.accounts[0];
@@ -124,14 +124,15 @@ test_grammar_quoting(void)
 	struct error err;
 	const struct account *a;
 
-	CHECK_INT(parse(&cfg,
-		"account q\n"
-		"password \"  two  spaces \\\"quoted\\\" back\\\\slash "
-		"\"\n"
-		"user \"a b\"   \n"
-		"from \"\"\n"
-		"passwordeval pass show \"mail\"\n",
-		&err),
+	CHECK_INT(
+		parse(&cfg,
+			"account q\n"
+			"password \"  two  spaces \\\"quoted\\\" back\\\\slash "
+			"\"\n"
+			"user \"a b\"   \n"
+			"from \"\"\n"
+			"passwordeval pass show \"mail\"\n",
+			&err),
 		0);
 	a = &cfg.accounts[0];
 	CHECK_STR(a->password, "  two  spaces \"quoted\" back\\slash ");
@@ -166,9 +167,9 @@ test_grammar_long_line_crlf_bom(void)
 
 	/* no final newline; a UTF-8 BOM before the first line */
 	CHECK_INT(parse(&cfg,
-		"\xef\xbb\xbf"
-		"account x\nhost last",
-		&err),
+			  "\xef\xbb\xbf"
+			  "account x\nhost last",
+			  &err),
 		0);
 	CHECK_STR(cfg.accounts[0].name, "x");
 	CHECK_STR(cfg.accounts[0].host, "last");
@@ -212,10 +213,10 @@ test_values_parsed(void)
 
 	setenv("HOME", "/home/u", 1);
 	CHECK_INT(parse(&cfg,
-		"account v\nport 25\ntimeout 5\ntls off\n"
-		"tls_starttls off\nauth plain\nsyslog log_local3\n"
-		"logfile ~/mail.log\ndomain client.test\n",
-		&err),
+			  "account v\nport 25\ntimeout 5\ntls off\n"
+			  "tls_starttls off\nauth plain\nsyslog log_local3\n"
+			  "logfile ~/mail.log\ndomain client.test\n",
+			  &err),
 		0);
 	a = &cfg.accounts[0];
 	CHECK_INT(a->port, 25);
@@ -227,16 +228,16 @@ test_values_parsed(void)
 	CHECK_STR(a->logfile, "/home/u/mail.log");
 	CHECK_STR(a->domain, "client.test");
 	CHECK_INT(a->set, CONFIG_PORT | CONFIG_TIMEOUT | CONFIG_TLS |
-		CONFIG_TLS_STARTTLS | CONFIG_AUTH |
-		CONFIG_SYSLOG | CONFIG_LOGFILE |
-		CONFIG_DOMAIN);
+				  CONFIG_TLS_STARTTLS | CONFIG_AUTH |
+				  CONFIG_SYSLOG | CONFIG_LOGFILE |
+				  CONFIG_DOMAIN);
 	config_release(&cfg);
 
 	CHECK_INT(parse(&cfg,
-		"account w\nport 65535\ntimeout off\ntls on\n"
-		"auth off\nsyslog on\nlogfile -\n"
-		"account x\nport 1\nsyslog off\nauth on\n",
-		&err),
+			  "account w\nport 65535\ntimeout off\ntls on\n"
+			  "auth off\nsyslog on\nlogfile -\n"
+			  "account x\nport 1\nsyslog off\nauth on\n",
+			  &err),
 		0);
 	CHECK_INT(cfg.accounts[0].port, 65535);
 	CHECK_INT(cfg.accounts[0].timeout, 60);
@@ -260,15 +261,15 @@ test_inheritance(void)
 	const struct account *a, *b, *c, *d;
 
 	CHECK_INT(parse(&cfg,
-		"account early\nhost e\n"
-		"defaults\nport 2525\ntls off\ndomain d.test\n"
-		"account a\nhost ha\nfrom a@x\ntimeout 7\n"
-		"account b\nhost hb\nport 26\nuser ub\n"
-		"defaults\ntimeout 9\n"
-		"account c : a, b\nfrom c@x\n"
-		"account d : b,a\n"
-		"account default : a\n",
-		&err),
+			  "account early\nhost e\n"
+			  "defaults\nport 2525\ntls off\ndomain d.test\n"
+			  "account a\nhost ha\nfrom a@x\ntimeout 7\n"
+			  "account b\nhost hb\nport 26\nuser ub\n"
+			  "defaults\ntimeout 9\n"
+			  "account c : a, b\nfrom c@x\n"
+			  "account d : b,a\n"
+			  "account default : a\n",
+			  &err),
 		0);
 	CHECK_INT(cfg.naccounts, 6);
 	/* defaults apply only to accounts defined after them */
@@ -307,9 +308,9 @@ test_inheritance_default_and_unset(void)
 
 	/* "account default : NAME" makes the default, inheriting NAME */
 	CHECK_INT(parse(&cfg,
-		"account work\nhost w\nfrom me@work\n"
-		"account default : work\nport 587\n",
-		&err),
+			  "account work\nhost w\nfrom me@work\n"
+			  "account default : work\nport 587\n",
+			  &err),
 		0);
 	CHECK(cfg.dflt == &cfg.accounts[1]);
 	CHECK_STR(cfg.dflt->name, "default");
@@ -325,9 +326,9 @@ test_inheritance_default_and_unset(void)
 
 	/* an empty value unsets an inherited one */
 	CHECK_INT(parse(&cfg,
-		"defaults\nuser u\nfrom f@x\n"
-		"account a\nuser\nfrom \"\"\n",
-		&err),
+			  "defaults\nuser u\nfrom f@x\n"
+			  "account a\nuser\nfrom \"\"\n",
+			  &err),
 		0);
 	CHECK(cfg.accounts[0].user == NULL && cfg.accounts[0].from == NULL);
 	config_release(&cfg);
@@ -375,8 +376,8 @@ test_errors_unsupported(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
-		snprintf(text, sizeof(text), "defaults\n%s x\n",
-			unsupported[i]);
+		snprintf(
+			text, sizeof(text), "defaults\n%s x\n", unsupported[i]);
 		snprintf(want, sizeof(want),
 			"t.conf:2: '%s' is not supported yet", unsupported[i]);
 		expect_error(text, want);
@@ -400,14 +401,13 @@ test_errors_keys(void)
 		struct config cfg;
 		struct error err;
 
-		CHECK_INT(config_parse(&cfg, "t.conf", nul, sizeof(nul) - 1,
-			&err),
+		CHECK_INT(config_parse(
+				  &cfg, "t.conf", nul, sizeof(nul) - 1, &err),
 			-1);
 		CHECK_STR(err.text, "t.conf:2: control character \\x00 in "
-			"the line");
+				    "the line");
 	}
-	expect_error(
-		"host x\n",
+	expect_error("host x\n",
 		"t.conf:1: 'host' before any 'account' or 'defaults' line");
 	expect_error("defaults x\n", "t.conf:1: 'defaults' takes no value");
 }
@@ -415,34 +415,28 @@ test_errors_keys(void)
 static void
 test_errors_values(void)
 {
-	expect_error(
-		"account a\nport 0\n",
+	expect_error("account a\nport 0\n",
 		"t.conf:2: 'port' must be a number from 1 to 65535, not '0'");
 	expect_error("account a\nport 65536\n",
 		"t.conf:2: 'port' must be a number from 1 to 65535, not "
 		"'65536'");
-	expect_error(
-		"account a\nport +25\n",
+	expect_error("account a\nport +25\n",
 		"t.conf:2: 'port' must be a number from 1 to 65535, not '+25'");
-	expect_error(
-		"account a\nport 25x\n",
+	expect_error("account a\nport 25x\n",
 		"t.conf:2: 'port' must be a number from 1 to 65535, not '25x'");
 	expect_error("account a\nport smtp\n",
 		"t.conf:2: 'port' must be a number from 1 to 65535, not "
 		"'smtp'");
 	expect_error("account a\nport\n", "t.conf:2: 'port' needs a value");
-	expect_error(
-		"account a\ntimeout 0\n",
+	expect_error("account a\ntimeout 0\n",
 		"t.conf:2: 'timeout' must be a number of seconds from 1 to "
 		"86400, or 'off', not '0'");
-	expect_error(
-		"account a\ntimeout 1m\n",
+	expect_error("account a\ntimeout 1m\n",
 		"t.conf:2: 'timeout' must be a number of seconds from 1 to "
 		"86400, or 'off', not '1m'");
 	expect_error("account a\ntls yes\n",
 		"t.conf:2: 'tls' must be 'on' or 'off', not 'yes'");
-	expect_error(
-		"account a\ntls_starttls ON\n",
+	expect_error("account a\ntls_starttls ON\n",
 		"t.conf:2: 'tls_starttls' must be 'on' or 'off', not 'ON'");
 	expect_error("account a\ntls\n", "t.conf:2: 'tls' needs a value");
 	expect_error("account a\nauth pl@in\n",
@@ -455,8 +449,8 @@ test_errors_values(void)
 		"(LOG_USER, "
 		"LOG_MAIL, LOG_LOCAL0 to LOG_LOCAL7), not 'LOG_KERN'");
 	expect_error("account a\nhost\n", "t.conf:2: 'host' needs a value");
-	expect_error("account a\nhost \"\"\n",
-		"t.conf:2: 'host' needs a value");
+	expect_error(
+		"account a\nhost \"\"\n", "t.conf:2: 'host' needs a value");
 	expect_error("account a\nhost mail example\n",
 		"t.conf:2: 'host' must be one word, not 'mail example'");
 }
@@ -464,8 +458,8 @@ test_errors_values(void)
 static void
 test_errors_quoting(void)
 {
-	expect_error("account a\nuser \"abc\n",
-		"t.conf:2: missing closing quote");
+	expect_error(
+		"account a\nuser \"abc\n", "t.conf:2: missing closing quote");
 	expect_error("account a\nuser \"abc\\\"\n",
 		"t.conf:2: missing closing quote");
 	expect_error("account a\nuser \"abc\" d\n",
@@ -484,30 +478,24 @@ test_errors_accounts(void)
 	expect_error("account a : nope\n",
 		"t.conf:1: account 'a' inherits from 'nope', which is not "
 		"defined above it");
-	expect_error(
-		"account a : a\n",
+	expect_error("account a : a\n",
 		"t.conf:1: account 'a' inherits from 'a', which is not defined "
 		"above it");
 	/* a parent must be defined before the child */
-	expect_error(
-		"account a : b\naccount b\n",
+	expect_error("account a : b\naccount b\n",
 		"t.conf:1: account 'a' inherits from 'b', which is not defined "
 		"above it");
 	expect_error("account\n", "t.conf:1: 'account' needs a name");
 	expect_error("account :x\n", "t.conf:1: 'account' needs a name");
 	expect_error("account a b\n", "t.conf:1: account 'a': expected ':' "
-		"before the parent accounts");
-	expect_error(
-		"account b\naccount a :\n",
+				      "before the parent accounts");
+	expect_error("account b\naccount a :\n",
 		"t.conf:2: account 'a': missing parent account name after ':'");
-	expect_error(
-		"account b\naccount a : b,\n",
+	expect_error("account b\naccount a : b,\n",
 		"t.conf:2: account 'a': missing parent account name after ','");
-	expect_error(
-		"account b\naccount c\naccount a : b c\n",
+	expect_error("account b\naccount c\naccount a : b c\n",
 		"t.conf:3: account 'a': expected ',' between parent accounts");
-	expect_error(
-		"account default : x\n",
+	expect_error("account default : x\n",
 		"t.conf:1: account 'default' inherits from 'x', which is not "
 		"defined above it");
 }
@@ -561,8 +549,7 @@ test_choice(void)
 		"no account chosen: no account's from matches 'ac@q.example' "
 		"and t.conf has no default account; use -a NAME or add "
 		"'account default : NAME'");
-	CHECK_STR(
-		choose(&cfg, NULL, "abbc@q.example"),
+	CHECK_STR(choose(&cfg, NULL, "abbc@q.example"),
 		"no account chosen: no account's from matches 'abbc@q.example' "
 		"and t.conf has no default account; use -a NAME or add "
 		"'account default : NAME'");
@@ -572,12 +559,10 @@ test_choice(void)
 		"'jane.doe@work.example.org' and t.conf has no default "
 		"account; "
 		"use -a NAME or add 'account default : NAME'");
-	CHECK_STR(
-		choose(&cfg, NULL, NULL),
+	CHECK_STR(choose(&cfg, NULL, NULL),
 		"no account chosen: t.conf has no default account; use -a NAME "
 		"or add 'account default : NAME'");
-	CHECK_STR(
-		choose(&cfg, NULL, ""),
+	CHECK_STR(choose(&cfg, NULL, ""),
 		"no account chosen: t.conf has no default account; use -a NAME "
 		"or add 'account default : NAME'");
 	config_release(&cfg);
@@ -643,7 +628,7 @@ test_check_account(void)
 		"version ('user' is set); remove the authentication settings "
 		"to send without it");
 	CHECK_STR(check_account("account a\nhost h\ntls off\nuser u\n"
-		"auth off\n"),
+				"auth off\n"),
 		"ok");
 	CHECK_STR(check_account("account a\nhost h\ntls off\nauth on\n"),
 		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
@@ -654,12 +639,12 @@ test_check_account(void)
 		"version ('auth' is not off); remove the authentication "
 		"settings to send without it");
 	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
-		"password p\n"),
+				"password p\n"),
 		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
 		"version ('password' is set); remove the authentication "
 		"settings to send without it");
 	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
-		"passwordeval echo p\n"),
+				"passwordeval echo p\n"),
 		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
 		"version ('passwordeval' is set); remove the authentication "
 		"settings to send without it");

@@ -20,11 +20,21 @@ test_exit_table(void)
 		enum err_class cls;
 		int code;
 	} rows[] = {
-		{ERR_NONE, 0},         {ERR_USAGE, 64},     {ERR_DATA, 65},
-		{ERR_NOINPUT, 66},     {ERR_RCPT, 67},      {ERR_NOHOST, 68},
-		{ERR_UNAVAILABLE, 69}, {ERR_SOFTWARE, 70},  {ERR_OS, 71},
-		{ERR_CANTCREAT, 73},   {ERR_IO, 74},        {ERR_TEMP, 75},
-		{ERR_PROTOCOL, 76},    {ERR_AUTH, 77},      {ERR_CONFIG, 78},
+		{ERR_NONE, 0},
+		{ERR_USAGE, 64},
+		{ERR_DATA, 65},
+		{ERR_NOINPUT, 66},
+		{ERR_RCPT, 67},
+		{ERR_NOHOST, 68},
+		{ERR_UNAVAILABLE, 69},
+		{ERR_SOFTWARE, 70},
+		{ERR_OS, 71},
+		{ERR_CANTCREAT, 73},
+		{ERR_IO, 74},
+		{ERR_TEMP, 75},
+		{ERR_PROTOCOL, 76},
+		{ERR_AUTH, 77},
+		{ERR_CONFIG, 78},
 	};
 	size_t i;
 
@@ -33,7 +43,7 @@ test_exit_table(void)
 		CHECK_INT(log_exit_code(rows[i].cls), rows[i].code);
 	/* out-of-range classes are a bug, reported as one */
 	CHECK_INT(log_exit_code(ERR_CLASS_COUNT), EX_SOFTWARE);
-	CHECK_INT(log_exit_code((enum err_class)-1), EX_SOFTWARE);
+	CHECK_INT(log_exit_code((enum err_class) - 1), EX_SOFTWARE);
 	CHECK_STR(log_exit_name(75), "EX_TEMPFAIL");
 	CHECK_STR(log_exit_name(0), "EX_OK");
 	CHECK_STR(log_exit_name(78), "EX_CONFIG");
@@ -128,11 +138,13 @@ test_log_record(void)
 	CHECK_INT(log_write_record(&rec, path, NULL, &err), 0);
 	text = slurp(path);
 	CHECK(text && strstr(text, " host=mx.test tls=off auth=off "
-		"from=me@x.test recipients=a@x.test,b@y.test mailsize=123 "
-		"smtpstatus=250 smtpmsg='250 2.0.0 Ok: it''s queued\\r\\n' "
-		"exitcode=EX_OK\n"));
+				   "from=me@x.test "
+				   "recipients=a@x.test,b@y.test mailsize=123 "
+				   "smtpstatus=250 smtpmsg='250 2.0.0 Ok: "
+				   "it''s queued\\r\\n' "
+				   "exitcode=EX_OK\n"));
 	CHECK(text && strstr(text, " smtpstatus=451 errormsg='RCPT: server "
-		"said: 451 later' exitcode=EX_TEMPFAIL\n"));
+				   "said: 451 later' exitcode=EX_TEMPFAIL\n"));
 	CHECK_INT(stat(path, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
 	/* nothing configured: nothing written, no error */

@@ -33,7 +33,7 @@ static const size_t caps[] = {2, 3, 7, 65536};
 
 static void
 check_mem(int line, const char *what, const char *got, size_t glen,
-          const char *want, size_t wlen)
+	const char *want, size_t wlen)
 {
 	char g[300], w[300];
 
@@ -45,9 +45,9 @@ check_mem(int line, const char *what, const char *got, size_t glen,
 	log_escape(g, sizeof(g), got ? got : "", got ? glen : 0);
 	log_escape(w, sizeof(w), want, wlen);
 	fprintf(stderr,
-	        "%s:%d: FAIL: %s (%zu bytes, want %zu): got \"%s\", "
-	        "want \"%s\"\n",
-	        __FILE__, line, what, glen, wlen, g, w);
+		"%s:%d: FAIL: %s (%zu bytes, want %zu): got \"%s\", "
+		"want \"%s\"\n",
+		__FILE__, line, what, glen, wlen, g, w);
 }
 
 static void
@@ -71,7 +71,7 @@ write_all(int fd, const char *p, size_t len)
 /* Feed the input from an unlinked temp file. */
 static int
 read_file_input(const char *in, size_t len, int dot_ends, const char *tmpdir,
-                struct message *m, struct error *err)
+	struct message *m, struct error *err)
 {
 	struct message_opts opts = {dot_ends, tmpdir};
 	char path[256];
@@ -93,7 +93,7 @@ read_file_input(const char *in, size_t len, int dot_ends, const char *tmpdir,
 
 static int
 read_input(const char *in, size_t len, int dot_ends, struct message *m,
-           struct error *err)
+	struct error *err)
 {
 	return read_file_input(in, len, dot_ends, test_dir, m, err);
 }
@@ -102,7 +102,7 @@ read_input(const char *in, size_t len, int dot_ends, struct message *m,
    time; tiny pieces are paced so every read(2) sees a short count. */
 static int
 read_pipe_input(const char *in, size_t len, size_t piece, int dot_ends,
-                struct message *m, struct error *err)
+	struct message *m, struct error *err)
 {
 	struct message_opts opts = {dot_ends, test_dir};
 	int fds[2], rc, status;
@@ -159,7 +159,7 @@ wire(const struct message *m, int dotstuff, size_t cap, size_t *lenp)
    is the unstuffed length. */
 static void
 check_wire_at(int line, const struct message *m, const char *want, size_t wlen,
-              const char *stuffed, size_t slen)
+	const char *stuffed, size_t slen)
 {
 	size_t i, len;
 	char *got;
@@ -178,7 +178,7 @@ check_wire_at(int line, const struct message *m, const char *want, size_t wlen,
 /* Read in (a string), then check_wire_at. */
 static void
 check_through_at(int line, const char *in, int dot_ends, const char *want,
-                 const char *stuffed)
+	const char *stuffed)
 {
 	struct message m;
 	struct error err;
@@ -186,7 +186,7 @@ check_through_at(int line, const char *in, int dot_ends, const char *want,
 	if (read_input(in, strlen(in), dot_ends, &m, &err) < 0) {
 		check_failed++;
 		fprintf(stderr, "%s:%d: FAIL: message_read: %s\n", __FILE__,
-		        line, err.text);
+			line, err.text);
 		return;
 	}
 	check_passed++;
@@ -201,27 +201,27 @@ static void
 test_line_endings(void)
 {
 	static const char want[] =
-	        "To: a@x\r\nSubject: hi\r\n\r\nline 1\r\nline 2\r\n";
+		"To: a@x\r\nSubject: hi\r\n\r\nline 1\r\nline 2\r\n";
 
 	/* LF, CRLF, PHP's CRLF header + LF body, and CR CR LF all become
 	   CRLF. */
-	check_through("To: a@x\nSubject: hi\n\nline 1\nline 2\n", 1, want,
-	              want);
+	check_through(
+		"To: a@x\nSubject: hi\n\nline 1\nline 2\n", 1, want, want);
 	check_through("To: a@x\r\nSubject: hi\r\n\r\nline 1\r\nline 2\r\n", 1,
-	              want, want);
+		want, want);
 	check_through("To: a@x\r\nSubject: hi\r\n\r\nline 1\nline 2\n", 1, want,
-	              want);
+		want);
 	check_through("To: a@x\r\r\nSubject: hi\r\r\n\r\r\nline 1\r\r\n"
-	              "line 2\r\n",
-	              1, want, want);
+		      "line 2\r\n",
+		1, want, want);
 	/* A CR inside a line is data. */
 	check_through("A: b\n\nx\ry\n", 1, "A: b\r\n\r\nx\ry\r\n",
-	              "A: b\r\n\r\nx\ry\r\n");
+		"A: b\r\n\r\nx\ry\r\n");
 	/* A missing final newline is added; a final lone CR is a line end. */
 	check_through("A: b\n\nlast", 1, "A: b\r\n\r\nlast\r\n",
-	              "A: b\r\n\r\nlast\r\n");
+		"A: b\r\n\r\nlast\r\n");
 	check_through("A: b\n\nlast\r", 1, "A: b\r\n\r\nlast\r\n",
-	              "A: b\r\n\r\nlast\r\n");
+		"A: b\r\n\r\nlast\r\n");
 }
 
 static void
@@ -234,18 +234,18 @@ test_dot_line(void)
 
 	/* Without -i a lone "." (also ".\r") ends the input. */
 	check_through("A: b\n\none\n.\ntwo\n", 1, "A: b\r\n\r\none\r\n",
-	              "A: b\r\n\r\none\r\n");
+		"A: b\r\n\r\none\r\n");
 	check_through("A: b\r\n\r\none\r\n.\r\ntwo\r\n", 1,
-	              "A: b\r\n\r\none\r\n", "A: b\r\n\r\none\r\n");
+		"A: b\r\n\r\none\r\n", "A: b\r\n\r\none\r\n");
 	check_through("A: b\n.\nB: c\n", 1, "A: b\r\n", "A: b\r\n");
 	/* ".." and ". x" do not end it. */
 	check_through("A: b\n\n..\n. x\nz\n", 1,
-	              "A: b\r\n\r\n..\r\n. x\r\nz\r\n",
-	              "A: b\r\n\r\n...\r\n.. x\r\nz\r\n");
+		"A: b\r\n\r\n..\r\n. x\r\nz\r\n",
+		"A: b\r\n\r\n...\r\n.. x\r\nz\r\n");
 	/* With -i the "." line is data. */
 	check_through("A: b\n\none\n.\ntwo\n", 0,
-	              "A: b\r\n\r\none\r\n.\r\ntwo\r\n",
-	              "A: b\r\n\r\none\r\n..\r\ntwo\r\n");
+		"A: b\r\n\r\none\r\n.\r\ntwo\r\n",
+		"A: b\r\n\r\none\r\n..\r\ntwo\r\n");
 
 	/* After the "." line nothing more is read: the write end stays open
 	   and message_read must still return (alarm turns a hang into a
@@ -273,13 +273,13 @@ test_dotstuff(void)
 	/* Dot lines at the start, middle and end of the body, and a header
 	   field whose line starts with '.'. */
 	check_through("A: b\n\n.\nmid\n.x\n..\nend\n.", 0,
-	              "A: b\r\n\r\n.\r\nmid\r\n.x\r\n..\r\nend\r\n.\r\n",
-	              "A: b\r\n\r\n..\r\nmid\r\n..x\r\n...\r\nend\r\n..\r\n");
+		"A: b\r\n\r\n.\r\nmid\r\n.x\r\n..\r\nend\r\n.\r\n",
+		"A: b\r\n\r\n..\r\nmid\r\n..x\r\n...\r\nend\r\n..\r\n");
 	check_through(".hdr: v\nA: b\n\nx\n", 1, ".hdr: v\r\nA: b\r\n\r\nx\r\n",
-	              "..hdr: v\r\nA: b\r\n\r\nx\r\n");
+		"..hdr: v\r\nA: b\r\n\r\nx\r\n");
 	/* A '.' inside a line is left alone. */
 	check_through("A: b\n\nx.y\n x. .\n", 1, "A: b\r\n\r\nx.y\r\n x. .\r\n",
-	              "A: b\r\n\r\nx.y\r\n x. .\r\n");
+		"A: b\r\n\r\nx.y\r\n x. .\r\n");
 	/* The body's first line right after the inserted separator. */
 	check_through(".\n", 0, "\r\n.\r\n", "\r\n..\r\n");
 }
@@ -288,11 +288,11 @@ static void
 test_pipe_pieces(void)
 {
 	static const char in[] = "To: a@x\r\r\nSubject: s\r\n continued\n\n"
-	                         "body\r\n.x\n..\r\n.\nafter\n";
+				 "body\r\n.x\n..\r\n.\nafter\n";
 	static const char want[] = "To: a@x\r\nSubject: s\r\n continued\r\n"
-	                           "\r\nbody\r\n.x\r\n..\r\n";
+				   "\r\nbody\r\n.x\r\n..\r\n";
 	static const char stuffed[] = "To: a@x\r\nSubject: s\r\n continued\r\n"
-	                              "\r\nbody\r\n..x\r\n...\r\n";
+				      "\r\nbody\r\n..x\r\n...\r\n";
 	static const size_t pieces[] = {1, 2, 3, 5, 4096};
 	struct message m;
 	struct error err;
@@ -300,11 +300,11 @@ test_pipe_pieces(void)
 
 	/* CR and LF, "." and its LF, arriving in different reads. */
 	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
-		CHECK_INT(read_pipe_input(in, sizeof(in) - 1, pieces[i], 1, &m,
-		                          &err),
-		          0);
+		CHECK_INT(read_pipe_input(
+				  in, sizeof(in) - 1, pieces[i], 1, &m, &err),
+			0);
 		check_wire_at(__LINE__, &m, want, sizeof(want) - 1, stuffed,
-		              sizeof(stuffed) - 1);
+			sizeof(stuffed) - 1);
 		CHECK_INT(m.nfields, 2);
 		message_release(&m);
 	}
@@ -363,8 +363,8 @@ check_random(size_t size, size_t piece, int in_file)
 	CHECK_INT(m.body_fd >= 0, in_file);
 	CHECK_INT(m.has_8bit, 1);
 	CHECK_INT(m.input_len, in.len);
-	check_wire_at(__LINE__, &m, want.data, want.len, stuffed.data,
-	              stuffed.len);
+	check_wire_at(
+		__LINE__, &m, want.data, want.len, stuffed.data, stuffed.len);
 	message_release(&m);
 	buf_release(&in);
 	buf_release(&want);
@@ -387,8 +387,8 @@ test_8bit(void)
 	struct error err;
 	static const char nul[] = "A: b\n\nx\0y\n";
 
-	CHECK_INT(read_input("Subject: caf\xc3\xa9\n\nx\n", 18, 1, &m, &err),
-	          0);
+	CHECK_INT(
+		read_input("Subject: caf\xc3\xa9\n\nx\n", 18, 1, &m, &err), 0);
 	CHECK_INT(m.has_8bit, 1);
 	CHECK_INT(m.has_nul, 0);
 	message_release(&m);
@@ -407,7 +407,7 @@ test_8bit(void)
 	CHECK_INT(m.has_nul, 1);
 	CHECK_INT(m.has_8bit, 0);
 	check_wire_at(__LINE__, &m, "A: b\r\n\r\nx\0y\r\n", 13,
-	              "A: b\r\n\r\nx\0y\r\n", 13);
+		"A: b\r\n\r\nx\0y\r\n", 13);
 	message_release(&m);
 }
 
@@ -419,9 +419,12 @@ test_8bit_removed_field(void)
 	struct message m;
 	struct error err;
 	static const char bcc[] = "To: a@x\nBcc: J\xc3\xb6rg <j@x>\n\nplain\n";
-	static const char body[] = "Bcc: J\xc3\xb6rg <j@x>\n\nb\xc3\xb6" "dy\n";
-	static const char kept[] = "Bcc: J\xc3\xb6rg <j@x>\nTo: \xc3\xa9 <a@x>\n\nx\n";
-	static const char first[] = "Bcc: J\xc3\xb6rg <j@x>\nb\xc3\xb6" "dy\n";
+	static const char body[] = "Bcc: J\xc3\xb6rg <j@x>\n\nb\xc3\xb6"
+				   "dy\n";
+	static const char kept[] =
+		"Bcc: J\xc3\xb6rg <j@x>\nTo: \xc3\xa9 <a@x>\n\nx\n";
+	static const char first[] = "Bcc: J\xc3\xb6rg <j@x>\nb\xc3\xb6"
+				    "dy\n";
 
 	CHECK_INT(read_input(bcc, sizeof(bcc) - 1, 1, &m, &err), 0);
 	CHECK_INT(m.has_8bit, 1);
@@ -460,9 +463,9 @@ test_empty_input(void)
 	CHECK_INT(err.cls, ERR_NOINPUT);
 	error_clear(&err);
 	CHECK_INT(read_input("From x@y Mon Jan  1 00:00:00 2024\n",
-	                     strlen("From x@y Mon Jan  1 00:00:00 2024\n"), 0,
-	                     &m, &err),
-	          -1);
+			  strlen("From x@y Mon Jan  1 00:00:00 2024\n"), 0, &m,
+			  &err),
+		-1);
 	CHECK_INT(err.cls, ERR_NOINPUT);
 	/* An empty line is a message (empty header, empty body). */
 	check_through("\n", 1, "\r\n", "\r\n");
@@ -482,25 +485,25 @@ test_header_only_and_no_separator(void)
 	message_release(&m);
 	check_through("Subject: x\n", 1, "Subject: x\r\n", "Subject: x\r\n");
 	check_through("Subject: x\n\n", 1, "Subject: x\r\n\r\n",
-	              "Subject: x\r\n\r\n");
+		"Subject: x\r\n\r\n");
 
 	/* The header ends at a line that is not a field: that line starts
 	   the body and the empty line is inserted. */
 	CHECK_INT(read_input("Subject: x\nThis is the body\nmore\n", 33, 1, &m,
-	                     &err),
-	          0);
+			  &err),
+		0);
 	CHECK_INT(m.has_separator, 0);
 	CHECK_INT(m.nfields, 1);
 	CHECK_INT(m.body_len, 24);
 	message_release(&m);
 	check_through("Subject: x\nThis is the body\nmore\n", 1,
-	              "Subject: x\r\n\r\nThis is the body\r\nmore\r\n",
-	              "Subject: x\r\n\r\nThis is the body\r\nmore\r\n");
+		"Subject: x\r\n\r\nThis is the body\r\nmore\r\n",
+		"Subject: x\r\n\r\nThis is the body\r\nmore\r\n");
 	check_through("Hello world\nA: b\n", 1, "\r\nHello world\r\nA: b\r\n",
-	              "\r\nHello world\r\nA: b\r\n");
+		"\r\nHello world\r\nA: b\r\n");
 	/* A continuation line with no field before it is body. */
-	check_through(" x\nA: b\n", 1, "\r\n x\r\nA: b\r\n",
-	              "\r\n x\r\nA: b\r\n");
+	check_through(
+		" x\nA: b\n", 1, "\r\n x\r\nA: b\r\n", "\r\n x\r\nA: b\r\n");
 	/* An empty field name is not a field. */
 	check_through(": x\n", 1, "\r\n: x\r\n", "\r\n: x\r\n");
 }
@@ -511,27 +514,27 @@ test_from_line(void)
 	/* Leading mbox "From " lines (also ">From ") are dropped; a later
 	   one is body. */
 	check_through("From someone@x Mon Jan  1 00:00:00 2024\n>From again\n"
-	              "Subject: s\n\nFrom me\n",
-	              1, "Subject: s\r\n\r\nFrom me\r\n",
-	              "Subject: s\r\n\r\nFrom me\r\n");
+		      "Subject: s\n\nFrom me\n",
+		1, "Subject: s\r\n\r\nFrom me\r\n",
+		"Subject: s\r\n\r\nFrom me\r\n");
 	check_through("Subject: s\nFrom x\n", 1, "Subject: s\r\n\r\nFrom x\r\n",
-	              "Subject: s\r\n\r\nFrom x\r\n");
+		"Subject: s\r\n\r\nFrom x\r\n");
 }
 
 static void
 test_fields(void)
 {
 	static const char in[] =
-	        "Subject: one\n two\n\tthree\nTo:   a@x\n"
-	        "X-Fold:\n folded\nX-Empty:\nKeywords : k\n\nb\n";
+		"Subject: one\n two\n\tthree\nTo:   a@x\n"
+		"X-Fold:\n folded\nX-Empty:\nKeywords : k\n\nb\n";
 	struct message m;
 	struct error err;
 	char *v;
 
 	CHECK_INT(read_input(in, sizeof(in) - 1, 1, &m, &err), 0);
 	CHECK_INT(m.nfields, 5);
-	CHECK_INT(m.fields[0].len,
-	          strlen("Subject: one\r\n two\r\n\tthree\r\n"));
+	CHECK_INT(
+		m.fields[0].len, strlen("Subject: one\r\n two\r\n\tthree\r\n"));
 	CHECK_INT(m.fields[0].name_len, 7);
 	CHECK_INT(m.fields[4].name_len, 8); /* "Keywords :" obs- form */
 	CHECK_INT(message_find_field(&m, "subject", 0), 0);
@@ -563,7 +566,7 @@ test_fields(void)
 
 static void
 check_error_at(int line, const char *in, size_t len, enum err_class cls,
-               const char *text_part)
+	const char *text_part)
 {
 	struct message m;
 	struct error err;
@@ -581,7 +584,7 @@ check_error_at(int line, const char *in, size_t len, enum err_class cls,
 	}
 	check_failed++;
 	fprintf(stderr, "%s:%d: FAIL: error %d \"%s\", want %d with \"%s\"\n",
-	        __FILE__, line, (int)err.cls, err.text, (int)cls, text_part);
+		__FILE__, line, (int)err.cls, err.text, (int)cls, text_part);
 }
 
 static void
@@ -680,15 +683,15 @@ test_spool_file(void)
 	/* only our own input file's name was ever there, and it too is
 	   unlinked */
 	CHECK_INT(dir_entries(test_dir), 0);
-	check_wire_at(__LINE__, &m, want.data, want.len, stuffed.data,
-	              stuffed.len);
+	check_wire_at(
+		__LINE__, &m, want.data, want.len, stuffed.data, stuffed.len);
 	message_release(&m);
 
 	/* The temp file cannot be made: ERR_CANTCREAT, in opts->tmpdir or
 	   else $TMPDIR. */
-	CHECK_INT(read_file_input(in.data, in.len, 0, "/nonexistent-dir", &m,
-	                          &err),
-	          -1);
+	CHECK_INT(read_file_input(
+			  in.data, in.len, 0, "/nonexistent-dir", &m, &err),
+		-1);
 	CHECK_INT(err.cls, ERR_CANTCREAT);
 	CHECK(strstr(err.text, "/nonexistent-dir") != NULL);
 	setenv("TMPDIR", "/nonexistent-tmpdir", 1);
@@ -705,7 +708,7 @@ static void
 test_bcc_removal(void)
 {
 	static const char in[] = "Bcc: first@x\nTo: a@x\nBcc: b@y,\n c@z\n"
-	                         "Subject: s\nbcc: d@w\n\nbody\n";
+				 "Subject: s\nbcc: d@w\n\nbody\n";
 	static const char want[] = "To: a@x\r\nSubject: s\r\n\r\nbody\r\n";
 	struct message m;
 	struct error err;
@@ -715,8 +718,8 @@ test_bcc_removal(void)
 	CHECK_INT(read_input(in, sizeof(in) - 1, 1, &m, &err), 0);
 	CHECK_INT(message_remove_fields(&m, "Bcc"), 3);
 	/* folded continuation lines go with their field */
-	check_wire_at(__LINE__, &m, want, sizeof(want) - 1, want,
-	              sizeof(want) - 1);
+	check_wire_at(
+		__LINE__, &m, want, sizeof(want) - 1, want, sizeof(want) - 1);
 	CHECK_INT(message_find_field(&m, "bcc", 0), 0); /* still indexed */
 	message_release(&m);
 
@@ -752,7 +755,7 @@ check_rcpts_at(int line, const char *in, const char *want)
 	} else {
 		check_failed++;
 		fprintf(stderr, "%s:%d: FAIL: recipients \"%s\", want \"%s\"\n",
-		        __FILE__, line, got.data, want);
+			__FILE__, line, got.data, want);
 	}
 	buf_release(&got);
 	address_list_release(&l);
@@ -766,16 +769,16 @@ test_header_recipients(void)
 {
 	/* To, Cc, Bcc in header order, folded fields too. */
 	check_rcpts("To: a@x, B <b@x>\nSubject: s\nCc: c@x\nBcc: d@x,\n e@x\n"
-	            "\nbody\n",
-	            "a@x b@x c@x d@x e@x");
+		    "\nbody\n",
+		"a@x b@x c@x d@x e@x");
 	/* Any Resent- field: only Resent-To/Cc/Bcc count (RFC 5322
 	   §3.6.6). */
 	check_rcpts("To: a@x\nResent-From: r@x\nResent-To: e@x\nResent-Cc: "
-	            "f@x\nCc: c@x\nresent-bcc: g@x\n\nb\n",
-	            "e@x f@x g@x");
+		    "f@x\nCc: c@x\nresent-bcc: g@x\n\nb\n",
+		"e@x f@x g@x");
 	check_rcpts(
-	        "To: a@x\nResent-Date: Mon, 1 Jan 2024 00:00:00 +0000\n\nb\n",
-	        "");
+		"To: a@x\nResent-Date: Mon, 1 Jan 2024 00:00:00 +0000\n\nb\n",
+		"");
 }
 
 static void
@@ -848,8 +851,8 @@ rss_mode(const char *path)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("input %lld bytes, wire size %lld, dot-stuffed %lld bytes, "
 	       "spooled to %s, peak RSS %ld KiB\n",
-	       (long long)m.input_len, (long long)message_wire_size(&m), out,
-	       m.body_fd >= 0 ? "temp file" : "memory", ru.ru_maxrss);
+		(long long)m.input_len, (long long)message_wire_size(&m), out,
+		m.body_fd >= 0 ? "temp file" : "memory", ru.ru_maxrss);
 	message_release(&m);
 	close(null);
 	return 0;

@@ -103,13 +103,13 @@ test_malformed(void)
 	struct reply r;
 	struct error err;
 	static const char *const bad[] = {
-		"hello",       /* not numeric */
-		"25",          /* short */
-		"2x0 ok",      /* non-digit inside the code */
-		"150 ok",      /* 1xx does not exist in SMTP */
-		"650 ok",      /* 6xx neither */
+		"hello",  /* not numeric */
+		"25",     /* short */
+		"2x0 ok", /* non-digit inside the code */
+		"150 ok", /* 1xx does not exist in SMTP */
+		"650 ok", /* 6xx neither */
 		"050 ok",
-		"250_ok",      /* separator neither ' ' nor '-' */
+		"250_ok", /* separator neither ' ' nor '-' */
 		"250ok",
 	};
 	size_t i;
@@ -229,7 +229,8 @@ test_to_error(void)
 	/* One line: context, code, enhanced code, text. */
 	feed(&r, "550 5.1.1 no such user", &err);
 	reply_to_error(&r, ERR_RCPT, "recipient <a@b>", &err);
-	CHECK_STR(err.text, "recipient <a@b>: server said: 550 5.1.1 no such user");
+	CHECK_STR(err.text,
+		"recipient <a@b>: server said: 550 5.1.1 no such user");
 	CHECK_INT(err.cls, ERR_RCPT);
 	CHECK_INT(err.smtp_code, 550);
 	CHECK_STR(err.enhanced, "5.1.1");
@@ -237,7 +238,8 @@ test_to_error(void)
 	/* Multi-line joined on one line; control bytes escaped. */
 	feed(&r, "554-go\raway\n554 bad \x01 host", &err);
 	reply_to_error(&r, ERR_UNAVAILABLE, "greeting", &err);
-	CHECK_STR(err.text, "greeting: server said: 554 go\\raway / bad \\x01 host");
+	CHECK_STR(err.text,
+		"greeting: server said: 554 go\\raway / bad \\x01 host");
 	CHECK_STR(err.enhanced, "");
 
 	/* No text: nothing dangles after the code. */
@@ -252,8 +254,10 @@ test_to_error(void)
 	CHECK_STR(b.data, "250 2.0.0 a\x7f / b");
 	buf_release(&b);
 	CHECK_STR(reply_format(&r, out, sizeof(out)), "250 2.0.0 a\\x7f / b");
-	feed(&r, "250 0123456789012345678901234567890123456789"
-		 "0123456789012345678901234567890123456789", &err);
+	feed(&r,
+		"250 0123456789012345678901234567890123456789"
+		"0123456789012345678901234567890123456789",
+		&err);
 	reply_format(&r, out, sizeof(out));
 	CHECK_INT(strlen(out), sizeof(out) - 1);
 	CHECK(strcmp(out + strlen(out) - 3, "...") == 0);
@@ -269,15 +273,18 @@ test_caps(void)
 
 	reply_init(&r);
 	/* Every keyword we know, in mixed case; unknown ones ignored. */
-	feed(&r, "250-mail.example Hello SIZE PIPELINING\n"
-		 "250-pipelining\n250-Size 10240000\n250-8BITMIME\n"
-		 "250-DSN\n250-SMTPUTF8\n250-STARTTLS\n250-CHUNKING\n"
-		 "250-BINARYMIME\n250-ENHANCEDSTATUSCODES\n250-XFOO bar\n"
-		 "250 AUTH PLAIN login", &err);
+	feed(&r,
+		"250-mail.example Hello SIZE PIPELINING\n"
+		"250-pipelining\n250-Size 10240000\n250-8BITMIME\n"
+		"250-DSN\n250-SMTPUTF8\n250-STARTTLS\n250-CHUNKING\n"
+		"250-BINARYMIME\n250-ENHANCEDSTATUSCODES\n250-XFOO bar\n"
+		"250 AUTH PLAIN login",
+		&err);
 	reply_parse_caps(&r, &caps);
 	CHECK_INT(caps.flags, CAPS_PIPELINING | CAPS_SIZE | CAPS_8BITMIME |
-		CAPS_DSN | CAPS_SMTPUTF8 | CAPS_STARTTLS | CAPS_CHUNKING |
-		CAPS_BINARYMIME | CAPS_ENHANCEDSTATUSCODES | CAPS_AUTH);
+				      CAPS_DSN | CAPS_SMTPUTF8 | CAPS_STARTTLS |
+				      CAPS_CHUNKING | CAPS_BINARYMIME |
+				      CAPS_ENHANCEDSTATUSCODES | CAPS_AUTH);
 	CHECK_INT(caps.size_max, 10240000);
 	CHECK_STR(caps.auth, "PLAIN LOGIN");
 
