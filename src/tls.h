@@ -1,0 +1,82 @@
+/*
+ * tls.h - the TLS session: the only part of postie that includes GnuTLS.
+ *
+ * tls_start runs the handshake on a connected socket (after STARTTLS's 220,
+ * or right after connect for implicit TLS) within a deadline, verifies the
+ * server as the parameters say, and then provides an iobuf back end, so
+ * nothing above this module knows whether the bytes are encrypted.
+ *
+ * Verification (RFC 8314, RFC 9525): by default the system trust store and
+ * the host name (DNS-ID in subjectAltName; an IP SAN for a literal address;
+ * IDN host names compared as A-labels), TLS 1.2 at least, SNI sent for
+ * names. A pinned fingerprint replaces the CA check. Every failure says why
+ * in words: expired, not yet valid, wrong name (and the names the
+ * certificate has), unknown issuer, fingerprint mismatch (both shown).
+ */
+#ifndef POSTIE_TLS_H
+#define POSTIE_TLS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "iobuf.h"
+#include "log.h"
+
+struct tls_params {
+	const char *host;        /* name to verify and send as SNI: the
+				    account's host, or tls_host_override */
+	const char *trust_file;  /* PEM CA file; NULL = the system store */
+	const char *fingerprint; /* pinned server certificate, "AB:CD:.."
+				    SHA-256 (or SHA-1: accepted with a
+				    deprecation warning on stderr), NULL */
+	int certcheck;           /* 1 (default); 0 = tls_certcheck off */
+	const char *priorities;  /* GnuTLS priority string, NULL = default
+				    with TLS 1.2 minimum */
+	const char *cert_file;   /* client certificate (PEM), NULL = none */
+	const char *key_file;    /* its key, NULL = none */
+	unsigned timeout;        /* seconds for the whole handshake */
+};
+
+struct tls; /* opaque */
+
+/*
+ * Handshake over fd (non-blocking or not) and verify. On success *out is
+ * a session that owns nothing of fd (the caller still closes it).
+ * Errors: ERR_UNAVAILABLE (69) for every verification failure and for a
+ * handshake the server refuses (alert); ERR_TEMP for timeout or the
+ * connection closing; ERR_CONFIG for an unreadable trust/cert/key file or
+ * a bad priority string or fingerprint syntax.
+ */
+int tls_start(struct tls **out, int fd, const struct tls_params *p,
+	struct error *err);
+
+/* The iobuf back end reading and writing through this session. */
+void tls_backend(struct tls *t, struct iobuf_backend *be);
+
+/* 1 when the server was verified (CA + name, or fingerprint); 0 when
+   tls_certcheck off let an unverified server through. */
+int tls_verified(const struct tls *t);
+
+/* 1 when a client certificate was sent (for SASL EXTERNAL). */
+int tls_client_cert_sent(const struct tls *t);
+
+/*
+ * Channel binding data for SCRAM-*-PLUS (RFC 5929, RFC 9266):
+ * "tls-exporter" on TLS 1.3, "tls-unique" on TLS 1.2. *type is static
+ * text; *data is owned by the caller (free). -1 (ERR_SOFTWARE) when the
+ * session cannot provide it.
+ */
+int tls_channel_binding(struct tls *t, const char **type, unsigned char **data,
+	size_t *len, struct error *err);
+
+/*
+ * For --serverinfo: protocol version, cipher, and for each certificate of
+ * the chain its subject, issuer, validity, SHA-256 fingerprint and
+ * subjectAltNames, as text lines appended to out.
+ */
+void tls_describe(struct tls *t, struct buf *out);
+
+/* Send close_notify (best effort, short wait) and free the session. */
+void tls_close(struct tls *t);
+
+#endif
