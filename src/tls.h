@@ -35,6 +35,9 @@ struct tls_params {
 	const char *cert_file;   /* client certificate (PEM), NULL = none */
 	const char *key_file;    /* its key, NULL = none */
 	unsigned timeout;        /* seconds for the whole handshake */
+	int report_only;         /* --serverinfo: a verification failure
+				    does not fail tls_start; it is kept for
+				    tls_verify_error */
 };
 
 struct tls; /* opaque */
@@ -56,6 +59,10 @@ void tls_backend(struct tls *t, struct iobuf_backend *be);
 /* 1 when the server was verified (CA + name, or fingerprint); 0 when
    tls_certcheck off let an unverified server through. */
 int tls_verified(const struct tls *t);
+
+/* With report_only: why verification failed (the same words tls_start
+   would have used), or NULL when it succeeded. */
+const char *tls_verify_error(const struct tls *t);
 
 /* 1 when a client certificate was sent (for SASL EXTERNAL). */
 int tls_client_cert_sent(const struct tls *t);
