@@ -24,7 +24,13 @@
 
 struct tls_params {
 	const char *host;        /* name to verify and send as SNI: the
-				    account's host, or tls_host_override */
+				    account's host, or tls_host_override.
+				    IDNs as A-labels (the caller converts:
+				    libidn2 lives in address); an IP
+				    literal without brackets (checked
+				    against IP SANs, no SNI); a trailing
+				    dot is ignored. NULL only when no name
+				    check will be made */
 	const char *trust_file;  /* PEM CA file; NULL = the system store */
 	const char *fingerprint; /* pinned server certificate, "AB:CD:.."
 				    SHA-256 (or SHA-1: accepted with a
@@ -43,17 +49,27 @@ struct tls_params {
 struct tls; /* opaque */
 
 /*
- * Handshake over fd (non-blocking or not) and verify. On success *out is
- * a session that owns nothing of fd (the caller still closes it).
- * Errors: ERR_UNAVAILABLE (69) for every verification failure and for a
- * handshake the server refuses (alert); ERR_TEMP for timeout or the
+ * Handshake over fd (non-blocking or not; left non-blocking) and verify.
+ * On success *out is a session that owns nothing of fd (the caller still
+ * closes it, after tls_close). The system trust store is loaded only when
+ * a CA check will use it (not with a fingerprint or certcheck 0). A SHA-1
+ * fingerprint that matches prints "postie: warning: SHA-1 fingerprints
+ * are deprecated; use SHA-256: .." on stderr. On failure *out is NULL
+ * and nothing is left to free.
+ * Errors: ERR_UNAVAILABLE (69) for every verification failure, for a
+ * handshake the server refuses (alert) and for a server that does not
+ * speak TLS at all (plain SMTP on the port); ERR_TEMP for timeout or the
  * connection closing; ERR_CONFIG for an unreadable trust/cert/key file or
- * a bad priority string or fingerprint syntax.
+ * a bad priority string or fingerprint syntax; ERR_SOFTWARE for a host
+ * name that is not ASCII (not converted to an A-label).
  */
 int tls_start(struct tls **out, int fd, const struct tls_params *p,
 	struct error *err);
 
-/* The iobuf back end reading and writing through this session. */
+/* The iobuf back end reading and writing through this session: one TLS
+   record (at most 16 KiB) per write; errno EAGAIN when the socket would
+   block, after which the same bytes must be offered again (iobuf_flush
+   does); EPROTO for a TLS failure (see tls_last_error). */
 void tls_backend(struct tls *t, struct iobuf_backend *be);
 
 /* 1 when the server was verified (CA + name, or fingerprint); 0 when
@@ -63,6 +79,15 @@ int tls_verified(const struct tls *t);
 /* With report_only: why verification failed (the same words tls_start
    would have used), or NULL when it succeeded. */
 const char *tls_verify_error(const struct tls *t);
+
+/*
+ * After the back end failed with errno EPROTO (iobuf then says "read
+ * error: Protocol error"): what went wrong in words, e.g. "TLS: the
+ * server sent the alert 'Certificate is required'" (TLS 1.3 servers
+ * refuse a missing client certificate only after the handshake).
+ * NULL when the record layer has not failed.
+ */
+const char *tls_last_error(const struct tls *t);
 
 /* 1 when a client certificate was sent (for SASL EXTERNAL). */
 int tls_client_cert_sent(const struct tls *t);
@@ -83,7 +108,8 @@ int tls_channel_binding(struct tls *t, const char **type, unsigned char **data,
  */
 void tls_describe(struct tls *t, struct buf *out);
 
-/* Send close_notify (best effort, short wait) and free the session. */
+/* Send close_notify (best effort, at most 1 s) and free the session;
+   call before closing fd. NULL is ignored. */
 void tls_close(struct tls *t);
 
 #endif
