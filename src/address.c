@@ -19,6 +19,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <idn2.h>
+
 #include "address.h"
 #include "buf.h"
 #include "xmalloc.h"
@@ -1006,4 +1008,31 @@ address_check_envelope(const char *mailbox, struct error *err)
 	log_escape(esc, sizeof(esc), mailbox, strlen(mailbox));
 	error_set(err, ERR_DATA, "invalid address '%s': %s", esc, why);
 	return -1;
+}
+
+int
+address_idna_to_ascii(const char *in, char **out, struct error *err)
+{
+	char esc[256], *ace = NULL;
+	const char *p;
+	int r;
+
+	for (p = in; *p && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p == '\0') {
+		*out = xstrdup(in);
+		return 0;
+	}
+	r = idn2_to_ascii_8z(in, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (r != IDN2_OK) {
+		log_escape(esc, sizeof(esc), in, strlen(in));
+		error_set(err, ERR_DATA,
+			"'%s': not a valid international domain name (%s)", esc,
+			idn2_strerror(r));
+		return -1;
+	}
+	/* libidn2's memory goes back to libidn2; ours is xmalloc'd. */
+	*out = xstrdup(ace);
+	idn2_free(ace);
+	return 0;
 }

@@ -116,4 +116,15 @@ int address_parse_one(
  */
 int address_check_envelope(const char *mailbox, struct error *err);
 
+/*
+ * A domain name in its ASCII form for DNS, SNI and the certificate check
+ * (IDNA 2008, RFC 5891, with UTS #46 non-transitional mapping): a name
+ * that is all ASCII is copied unchanged, one with UTF-8 labels becomes
+ * A-labels ("bücher.example" -> "xn--bcher-kva.example"). *out is a new
+ * string for the caller to free.
+ * Errors: ERR_DATA, "'NAME': not a valid international domain name
+ * (reason)", for bytes that are not UTF-8 or a name IDNA 2008 refuses.
+ */
+int address_idna_to_ascii(const char *in, char **out, struct error *err);
+
 #endif

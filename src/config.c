@@ -5,8 +5,8 @@
  * The whole file is read into one capped buffer and split on LF, so lines
  * have no length limit of their own; the file cap (CONFIG_FILE_MAX) is the
  * stated bound. Every key msmtp knows is either implemented here or refused
- * by name: a setting that is silently ignored (a trust file, a fingerprint)
- * would send mail less safely than the user asked for.
+ * by name: a setting that is silently ignored (a CRL file, a proxy) would
+ * send mail less safely, or elsewhere, than the user asked for.
  */
 #include "autoconf.h"
 
@@ -33,15 +33,17 @@
 
 /* How a key's value is checked and stored. */
 enum config_type {
-	TYPE_STR,     /* any text; empty unsets */
-	TYPE_WORD,    /* no whitespace; empty unsets */
-	TYPE_HOST,    /* no whitespace; required */
-	TYPE_PATH,    /* a file name, "~/" expanded; empty unsets */
-	TYPE_PORT,    /* 1..65535 */
-	TYPE_TIMEOUT, /* seconds, or "off" for the default */
-	TYPE_BOOL,    /* on | off */
-	TYPE_AUTH,    /* on | off | a SASL mechanism name */
-	TYPE_SYSLOG,  /* on | off | LOG_xxx */
+	TYPE_STR,         /* any text; empty unsets */
+	TYPE_WORD,        /* no whitespace; empty unsets */
+	TYPE_HOST,        /* no whitespace; required */
+	TYPE_PATH,        /* a file name, "~/" expanded; empty unsets */
+	TYPE_PORT,        /* 1..65535 */
+	TYPE_TIMEOUT,     /* seconds, or "off" for the default */
+	TYPE_BOOL,        /* on | off */
+	TYPE_AUTH,        /* on | off | a SASL mechanism name */
+	TYPE_SYSLOG,      /* on | off | LOG_xxx */
+	TYPE_TRUST,       /* a file name as TYPE_PATH; "system" unsets */
+	TYPE_FINGERPRINT, /* SHA-256 or SHA-1 in hex, colons optional */
 };
 
 struct config_keydef {
@@ -63,10 +65,21 @@ static const struct config_keydef config_keys[] = {
 	KEY("timeout", CONFIG_TIMEOUT, TYPE_TIMEOUT, timeout),
 	KEY("tls", CONFIG_TLS, TYPE_BOOL, tls),
 	KEY("tls_starttls", CONFIG_TLS_STARTTLS, TYPE_BOOL, tls_starttls),
+	KEY("tls_trust_file", CONFIG_TLS_TRUST_FILE, TYPE_TRUST,
+		tls_trust_file),
+	KEY("tls_fingerprint", CONFIG_TLS_FINGERPRINT, TYPE_FINGERPRINT,
+		tls_fingerprint),
+	KEY("tls_certcheck", CONFIG_TLS_CERTCHECK, TYPE_BOOL, tls_certcheck),
+	KEY("tls_host_override", CONFIG_TLS_HOST_OVERRIDE, TYPE_WORD,
+		tls_host_override),
+	KEY("tls_priorities", CONFIG_TLS_PRIORITIES, TYPE_STR, tls_priorities),
+	KEY("tls_cert_file", CONFIG_TLS_CERT_FILE, TYPE_PATH, tls_cert_file),
+	KEY("tls_key_file", CONFIG_TLS_KEY_FILE, TYPE_PATH, tls_key_file),
 	KEY("auth", CONFIG_AUTH, TYPE_AUTH, auth),
 	KEY("user", CONFIG_USER, TYPE_STR, user),
 	KEY("password", CONFIG_PASSWORD, TYPE_STR, password),
 	KEY("passwordeval", CONFIG_PASSWORDEVAL, TYPE_STR, passwordeval),
+	KEY("auth_plaintext", CONFIG_AUTH_PLAINTEXT, TYPE_BOOL, auth_plaintext),
 	KEY("logfile", CONFIG_LOGFILE, TYPE_PATH, logfile),
 	KEY("syslog", CONFIG_SYSLOG, TYPE_SYSLOG, syslog),
 };
@@ -74,16 +87,9 @@ static const struct config_keydef config_keys[] = {
 
 /* msmtp keys (current and historical) that this version does not do yet. */
 static const char *const config_unsupported[] = {
-	"tls_trust_file",
 	"tls_crl_file",
-	"tls_fingerprint",
-	"tls_key_file",
-	"tls_cert_file",
-	"tls_certcheck",
 	"tls_nocertcheck",
-	"tls_priorities",
 	"tls_min_dh_prime_bits",
-	"tls_host_override",
 	"tls_force_sslv3",
 	"ntlmdomain",
 	"auto_from",
@@ -191,6 +197,7 @@ account_init(struct account *a)
 	a->timeout = CONFIG_TIMEOUT_DEFAULT;
 	a->tls = 1;
 	a->tls_starttls = 1;
+	a->tls_certcheck = 1;
 }
 
 static void
@@ -398,6 +405,73 @@ config_set_auth(char **v, struct error *err)
 	return 0;
 }
 
+static int
+config_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * "AB:CD:.." or "abcd..": bytes as two hex digits each, either every pair
+ * separated by one colon or no colons at all. Returns the byte count, or
+ * 0 when the syntax is wrong. out receives "AB:CD:.." (3 * 64 bytes do).
+ */
+static size_t
+config_parse_hex(const char *v, char *out, size_t outsize)
+{
+	int colons = strchr(v, ':') != NULL;
+	size_t n = 0, o = 0;
+
+	while (*v) {
+		if (config_hex_value(v[0]) < 0 || config_hex_value(v[1]) < 0)
+			return 0;
+		if (o + 4 > outsize)
+			return 0;
+		if (n > 0)
+			out[o++] = ':';
+		out[o++] = (char)toupper((unsigned char)v[0]);
+		out[o++] = (char)toupper((unsigned char)v[1]);
+		n++;
+		v += 2;
+		if (colons && *v == ':' && v[1] != '\0')
+			v++;
+		else if (*v && (colons || *v == ':'))
+			return 0;
+	}
+	out[o] = '\0';
+	return n;
+}
+
+/*
+ * A pinned certificate: SHA-256 (32 bytes) or SHA-1 (20, deprecated but
+ * what older msmtp configurations hold). MD5 and anything else are
+ * refused here, so a typo is found when the file is read, not as a
+ * "fingerprint mismatch" at the server.
+ */
+static int
+config_set_fingerprint(char **v, struct error *err)
+{
+	char norm[3 * 64], q[3 * 64 + 8]; /* a whole fingerprint shown */
+	size_t n = config_parse_hex(*v, norm, sizeof(norm));
+
+	if (n != 32 && n != 20) {
+		error_set(err, ERR_CONFIG,
+			"'tls_fingerprint' must be a SHA-256 (32 bytes) or "
+			"SHA-1 (20 bytes) fingerprint in hex, "
+			"as AB:CD:.. or ABCD.., not '%s'",
+			config_quote(q, sizeof(q), *v));
+		return -1;
+	}
+	config_free_str(v);
+	*v = xstrdup(norm);
+	return 0;
+}
+
 /* port, timeout and the on/off keys: stored in a, v is freed. */
 static int
 config_set_number(struct account *a, const struct config_keydef *k, char **v,
@@ -466,8 +540,10 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 {
 	char *p;
 
-	if (**v == '\0' && (k->type == TYPE_STR || k->type == TYPE_WORD ||
-				   k->type == TYPE_PATH)) {
+	if (**v == '\0' &&
+		(k->type == TYPE_STR || k->type == TYPE_WORD ||
+			k->type == TYPE_PATH || k->type == TYPE_TRUST ||
+			k->type == TYPE_FINGERPRINT)) {
 		config_free_str(v);
 		return 0;
 	}
@@ -481,6 +557,13 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 	case TYPE_HOST:
 	case TYPE_WORD:
 		return config_check_word(k, *v, err);
+	case TYPE_TRUST:
+		/* msmtp's "system": the default trust store. */
+		if (strcmp(*v, "system") == 0) {
+			config_free_str(v);
+			return 0;
+		}
+		/* fall through */
 	case TYPE_PATH:
 		p = config_path(*v);
 		config_free_str(v);
@@ -490,6 +573,8 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 		return config_set_syslog(v, err);
 	case TYPE_AUTH:
 		return config_set_auth(v, err);
+	case TYPE_FINGERPRINT:
+		return config_set_fingerprint(v, err);
 	default:
 		return config_set_number(a, k, v, err);
 	}
@@ -1115,43 +1200,6 @@ config_choose(const struct config *cfg, const char *name, const char *sender,
 	return NULL;
 }
 
-/*
- * Temporary: TLS and AUTH arrive in the next version. Until then an
- * account that asks for either is refused rather than sent in clear, so
- * nobody believes a message went out protected. Delete with its one call.
- */
-static int
-config_refuse_unimplemented(const struct account *a, struct error *err)
-{
-	const char *why = NULL;
-
-	if (a->tls) {
-		error_set(err, ERR_CONFIG,
-			"account '%s' (%s:%u): TLS is not "
-			"implemented in this version; set 'tls off' to send in "
-			"clear",
-			a->name, a->file, a->line);
-		return -1;
-	}
-	if (a->auth && strcmp(a->auth, "off") != 0)
-		why = "'auth' is not off";
-	else if (a->user && !a->auth)
-		why = "'user' is set";
-	else if (a->password)
-		why = "'password' is set";
-	else if (a->passwordeval)
-		why = "'passwordeval' is set";
-	if (why) {
-		error_set(err, ERR_CONFIG,
-			"account '%s' (%s:%u): AUTH is not "
-			"implemented in this version (%s); remove the "
-			"authentication settings to send without it",
-			a->name, a->file, a->line, why);
-		return -1;
-	}
-	return 0;
-}
-
 int
 config_check_account(const struct account *acct, struct error *err)
 {
@@ -1160,5 +1208,23 @@ config_check_account(const struct account *acct, struct error *err)
 			acct->name, acct->file, acct->line);
 		return -1;
 	}
-	return config_refuse_unimplemented(acct, err);
+	/* GnuTLS needs both halves; one alone would silently send no
+	   certificate and fail later as a refused EXTERNAL or handshake. */
+	if (!acct->tls_cert_file != !acct->tls_key_file) {
+		error_set(err, ERR_CONFIG,
+			"account '%s' (%s:%u): '%s' is set without '%s'",
+			acct->name, acct->file, acct->line,
+			acct->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+			acct->tls_cert_file ? "tls_key_file" : "tls_cert_file");
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_auth_enabled(const struct account *acct)
+{
+	if (acct->auth)
+		return strcmp(acct->auth, "off") != 0;
+	return acct->user != NULL;
 }

@@ -36,6 +36,14 @@ enum config_key {
 	CONFIG_PASSWORDEVAL = 1u << 10,
 	CONFIG_LOGFILE = 1u << 11,
 	CONFIG_SYSLOG = 1u << 12,
+	CONFIG_TLS_TRUST_FILE = 1u << 13,
+	CONFIG_TLS_FINGERPRINT = 1u << 14,
+	CONFIG_TLS_CERTCHECK = 1u << 15,
+	CONFIG_TLS_HOST_OVERRIDE = 1u << 16,
+	CONFIG_TLS_PRIORITIES = 1u << 17,
+	CONFIG_TLS_CERT_FILE = 1u << 18,
+	CONFIG_TLS_KEY_FILE = 1u << 19,
+	CONFIG_AUTH_PLAINTEXT = 1u << 20,
 };
 
 #define CONFIG_TIMEOUT_DEFAULT 60
@@ -46,20 +54,33 @@ enum config_key {
 
 struct account {
 	char *name;
-	char *host;       /* NULL until set; required to send */
-	unsigned port;    /* 0 = default: 587 with STARTTLS, 465 implicit,
-			     25 with tls off */
-	char *from;       /* envelope sender, NULL if not set */
-	char *domain;     /* EHLO argument, NULL = this host's FQDN */
-	unsigned timeout; /* seconds for every read and write; default 60 */
-	int tls;          /* 1 (default) or 0 after "tls off" */
-	int tls_starttls; /* 1 (default): STARTTLS; 0: implicit TLS */
-	char *auth;       /* NULL = on when user is set; "on", "off", or a
-			     mechanism name in upper case */
+	char *host;           /* NULL until set; required to send */
+	unsigned port;        /* 0 = default: 587 with STARTTLS, 465 implicit,
+				 25 with tls off */
+	char *from;           /* envelope sender, NULL if not set */
+	char *domain;         /* EHLO argument, NULL = this host's FQDN */
+	unsigned timeout;     /* seconds for every read and write; default 60 */
+	int tls;              /* 1 (default) or 0 after "tls off" */
+	int tls_starttls;     /* 1 (default): STARTTLS; 0: implicit TLS */
+	char *tls_trust_file; /* PEM CA file, NULL = the system store
+				 ("system" in the file means NULL) */
+	char *tls_fingerprint;   /* pinned certificate, normalised to upper
+				    case "AB:CD:..", 32 (SHA-256) or 20
+				    (SHA-1) bytes; NULL if not set */
+	int tls_certcheck;       /* 1 (default); 0 after "tls_certcheck off" */
+	char *tls_host_override; /* name to verify and send as SNI, NULL =
+				    host */
+	char *tls_priorities;    /* GnuTLS priority string, NULL = default */
+	char *tls_cert_file;     /* client certificate (PEM), NULL = none */
+	char *tls_key_file;      /* its key, NULL = none */
+	char *auth; /* NULL = on when user is set; "on", "off", or a
+		       mechanism name in upper case */
 	char *user;
 	char *password;     /* a literal password from the file, or NULL */
 	char *passwordeval; /* a command whose output is the password, or NULL
 			     */
+	int auth_plaintext; /* 1: credentials may cross a connection that is
+			       not verified TLS; 0 (default) */
 	char *logfile;      /* NULL = none, "-" = stderr */
 	char *syslog;       /* NULL = off, "on" = LOG_MAIL, or "LOG_xxx" */
 	unsigned set;       /* enum config_key bits given for this account */
@@ -126,9 +147,16 @@ const struct account *config_choose(const struct config *cfg, const char *name,
 	const char *sender, struct error *err);
 
 /*
- * Refuse settings this build cannot honour yet (TLS and AUTH until they are
- * implemented) and accounts without a host: ERR_CONFIG naming file:line.
+ * Refuse an account that cannot be used as written: no host, or a client
+ * certificate without its key (or a key without its certificate).
+ * ERR_CONFIG naming the account and file:line.
  */
 int config_check_account(const struct account *acct, struct error *err);
+
+/*
+ * Whether the account authenticates: user set and auth not "off", or auth
+ * "on" or a mechanism name.
+ */
+int config_auth_enabled(const struct account *acct);
 
 #endif

@@ -45,9 +45,19 @@ iobuf_plain_write(void *ctx, const void *p, size_t len)
  * Anything else is a local I/O error.
  */
 static int
-iobuf_io_error(int errnum, const char *op, struct error *err)
+iobuf_io_error(const struct iobuf *io, int errnum, const char *op,
+	struct error *err)
 {
+	const char *why;
+
 	switch (errnum) {
+	case EPROTO:
+		/* The server broke TLS (an alert, a bad record): its doing,
+		   not a local I/O error. */
+		why = io->be.last_error ? io->be.last_error(io->be.ctx) : NULL;
+		error_set(err, ERR_PROTOCOL, "%s: %s", op,
+			why ? why : strerror(errnum));
+		break;
 	case EPIPE:
 		error_set(err, ERR_TEMP, "connection closed by server");
 		break;
@@ -107,6 +117,7 @@ iobuf_set_backend(struct iobuf *io, const struct iobuf_backend *be)
 	io->be.read = iobuf_plain_read;
 	io->be.write = iobuf_plain_write;
 	io->be.pending = NULL;
+	io->be.last_error = NULL;
 	io->be.ctx = (void *)(intptr_t)io->fd;
 }
 
@@ -184,7 +195,7 @@ iobuf_fill(struct iobuf *io, long long deadline, struct error *err)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return iobuf_io_error(errno, "read", err);
+			return iobuf_io_error(io, errno, "read", err);
 		if (io->be.pending && io->be.pending(io->be.ctx) > 0)
 			continue;
 		if (iobuf_wait(io, POLLIN, deadline, err) < 0)
@@ -293,7 +304,7 @@ iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 			if ((r = iobuf_wait(io, events, deadline, err)) != 0)
 				break;
 		} else {
-			r = iobuf_io_error(n < 0 ? errno : EPIPE, "write", err);
+			r = iobuf_io_error(io, n < 0 ? errno : EPIPE, "write", err);
 			break;
 		}
 	}

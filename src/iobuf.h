@@ -28,6 +28,9 @@ struct iobuf_backend {
 	/* Bytes the back end already holds decrypted (TLS), so poll() would
 	   wrongly wait; NULL for plain sockets. */
 	size_t (*pending)(void *ctx);
+	/* Words for the last failure the back end reported as EPROTO (a TLS
+	   alert, a bad record), or NULL; NULL for plain sockets. */
+	const char *(*last_error)(void *ctx);
 	void *ctx;
 };
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "message.h"
 #include "net.h"
+#include "secret.h"
 #include "smtp.h"
 #include "xmalloc.h"
 
@@ -48,6 +49,7 @@ struct options {
 	int verbose;          /* -v, repeatable */
 	const char *config;   /* -C */
 	const char *account;  /* -a */
+	int serverinfo;       /* -S, --serverinfo */
 	int help, version;
 	char **rcpts; /* operands */
 	int nrcpts;
@@ -101,6 +103,14 @@ flag_v(struct options *o, const char *arg, struct error *err)
 {
 	(void)arg, (void)err;
 	o->verbose++;
+	return 0;
+}
+
+static int
+flag_S(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->serverinfo = 1;
 	return 0;
 }
 
@@ -280,6 +290,8 @@ static const struct flag flags[] = {
 	{'v', FLAG_NONE, flag_v, "SMTP dialogue on stderr (-vv: and states)"},
 	{'C', FLAG_ARG, flag_C, "read this configuration file"},
 	{'a', FLAG_ARG, flag_a, "use this account"},
+	{'S', FLAG_NONE, flag_S,
+		"show the server: greeting, capabilities, TLS certificate"},
 	{'b', FLAG_ARG, flag_b, "mode: only -bm (deliver mail)"},
 	{'d', FLAG_GLUED, flag_d, "debug: prints the version"},
 	{'o', FLAG_ARG, flag_o, "-oi as -i; other -o options ignored"},
@@ -315,6 +327,10 @@ options_long(struct options *o, const char *word, struct error *err)
 	}
 	if (strcmp(word, "--version") == 0) {
 		o->version = 1;
+		return 0;
+	}
+	if (strcmp(word, "--serverinfo") == 0) {
+		o->serverinfo = 1;
 		return 0;
 	}
 	error_set(err, ERR_USAGE, "unknown option '%s' (see postie --help)",
@@ -405,7 +421,8 @@ usage(void)
 		printf("  -%c%-8s %s\n", flags[i].letter,
 			flags[i].arg == FLAG_ARG ? " VALUE" : "",
 			flags[i].help);
-	printf("  --help     this text\n"
+	printf("  --serverinfo  same as -S\n"
+	       "  --help     this text\n"
 	       "  --version  the version\n\n"
 	       "Exit status follows <sysexits.h>: 0 sent, 75 try again "
 	       "later, others permanent.\nSee postie(1) and postie.conf(5).\n");
@@ -537,14 +554,173 @@ source_rewind(void *ctx, int dotstuff)
 	message_reader_init(r, r->msg, dotstuff);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * Everything a session needs that main derives from the account: the
+ * TLS mode and port, the names in A-label form, the TLS and AUTH
+ * parameters, and the password (wiped by setup_release).
+ */
+struct setup {
+	struct smtp_params params;
+	struct tls_params tls;
+	struct auth_params auth;
+	unsigned port;
+	char *host;     /* the account's host, A-labels (owned) */
+	char *tls_host; /* tls_host_override or host, A-labels (owned) */
+	char *password; /* secret_lookup's, or NULL (owned, a secret) */
+};
+
+/*
+ * Port 465 means implicit TLS (RFC 8314 §3.3), as does tls_starttls off;
+ * every other port STARTTLS. Without a port: 587 (submission), 465 for
+ * implicit TLS, 25 in clear.
+ */
+static enum smtp_tls
+account_tls_mode(const struct account *acct)
+{
+	if (!acct->tls)
+		return SMTP_TLS_NONE;
+	if (acct->port == 465 || !acct->tls_starttls)
+		return SMTP_TLS_IMPLICIT;
+	return SMTP_TLS_STARTTLS;
+}
+
 static unsigned
 account_port(const struct account *acct)
 {
 	if (acct->port)
 		return acct->port;
-	if (!acct->tls)
+	switch (account_tls_mode(acct)) {
+	case SMTP_TLS_NONE:
 		return 25;
-	return acct->tls_starttls ? 587 : 465;
+	case SMTP_TLS_IMPLICIT:
+		return 465;
+	default:
+		return 587;
+	}
+}
+
+/* DNS, SNI and the certificate check all want the A-label form. */
+static int
+setup_name(const struct account *acct, const char *key, const char *name,
+	char **out, struct error *err)
+{
+	char q[QUOTE_MAX];
+
+	if (address_idna_to_ascii(name, out, err) == 0)
+		return 0;
+	err->cls = ERR_CONFIG;
+	error_prefix(err, "account '%s': %s", quote(q, acct->name), key);
+	return -1;
+}
+
+static void
+setup_tls(struct setup *su, const struct account *acct, int serverinfo)
+{
+	char q[QUOTE_MAX];
+
+	su->tls.host = su->tls_host;
+	su->tls.trust_file = acct->tls_trust_file;
+	su->tls.fingerprint = acct->tls_fingerprint;
+	su->tls.certcheck = acct->tls_certcheck;
+	su->tls.priorities = acct->tls_priorities;
+	su->tls.cert_file = acct->tls_cert_file;
+	su->tls.key_file = acct->tls_key_file;
+	su->tls.timeout = acct->timeout;
+	su->tls.report_only = serverinfo;
+	su->params.tls = &su->tls;
+	/* Said on every run, so an unverified account is never forgotten. */
+	if (!acct->tls_certcheck)
+		fprintf(stderr,
+			"postie: warning: account '%s': tls_certcheck off: "
+			"the server is not verified\n",
+			quote(q, acct->name));
+}
+
+/*
+ * Credentials cross only a verified TLS connection unless the account
+ * says auth_plaintext on: tls off, or tls_certcheck off, would hand
+ * them to whoever sits on the path, and a loopback host is no
+ * exception (a local relay can be a man in the middle too). EXTERNAL
+ * sends no secret. The password is looked up before connecting, so a
+ * failing passwordeval or an empty prompt costs no connection.
+ */
+static int
+setup_auth(struct setup *su, const struct account *acct, struct error *err)
+{
+	int external = acct->auth && strcmp(acct->auth, "EXTERNAL") == 0;
+	int verified = acct->tls && acct->tls_certcheck;
+	struct secret_query sq = {0};
+	char q[QUOTE_MAX];
+
+	if (!verified && !external && !acct->auth_plaintext) {
+		error_set(err, ERR_CONFIG,
+			"account '%s': the password would cross an "
+			"unverified connection; use TLS with verification, "
+			"or set 'auth_plaintext on'",
+			quote(q, acct->name));
+		return -1;
+	}
+	if (!external && !acct->user) {
+		error_set(err, ERR_CONFIG,
+			"account '%s': authentication is on but no 'user' "
+			"is set",
+			quote(q, acct->name));
+		return -1;
+	}
+	sq.host = acct->host;
+	sq.port = su->port;
+	sq.user = acct->user;
+	sq.password = acct->password;
+	sq.passwordeval = acct->passwordeval;
+	sq.account = acct->name;
+	if (!external && secret_lookup(&sq, &su->password, err) < 0)
+		return -1;
+	su->auth.mech = acct->auth;
+	su->auth.user = acct->user;
+	su->auth.password = su->password;
+	su->auth.host = su->host;
+	su->auth.port = su->port;
+	su->params.auth = &su->auth;
+	su->params.auth_unverified = acct->auth_plaintext || external;
+	return 0;
+}
+
+/* Fill su for acct; serverinfo: no AUTH, and a certificate that fails
+   the check is still shown. */
+static int
+setup_session(struct setup *su, const struct account *acct, int serverinfo,
+	struct error *err)
+{
+	memset(su, 0, sizeof(*su));
+	su->params.helo_name = acct->domain ? acct->domain : net_fqdn();
+	su->params.timeout = acct->timeout;
+	su->params.tls_mode = account_tls_mode(acct);
+	su->port = account_port(acct);
+	if (setup_name(acct, "host", acct->host, &su->host, err) < 0)
+		return -1;
+	if (acct->tls_host_override) {
+		if (setup_name(acct, "tls_host_override",
+			    acct->tls_host_override, &su->tls_host, err) < 0)
+			return -1;
+	} else {
+		su->tls_host = xstrdup(su->host);
+	}
+	if (acct->tls)
+		setup_tls(su, acct, serverinfo);
+	if (!serverinfo && config_auth_enabled(acct))
+		return setup_auth(su, acct, err);
+	return 0;
+}
+
+static void
+setup_release(struct setup *su)
+{
+	secret_free(su->password);
+	free(su->host);
+	free(su->tls_host);
+	memset(su, 0, sizeof(*su));
 }
 
 /* Name each refused recipient with the server's words. */
@@ -569,20 +745,21 @@ struct submission {
 	struct smtp_rcpt *rcpts;
 	int final_code;
 	char *final_text;
+	int authenticated;
 };
 
 static int
 submit(struct submission *sub, struct error *err)
 {
-	struct smtp_params params = {0};
 	struct smtp_envelope senv = {0};
 	struct smtp_session s;
 	struct message_reader reader;
 	struct smtp_source src = {0};
-	int fd, r;
+	struct setup su;
+	int fd, r = -1;
 
-	params.helo_name = sub->acct->domain ? sub->acct->domain : net_fqdn();
-	params.timeout = sub->acct->timeout;
+	if (setup_session(&su, sub->acct, 0, err) < 0)
+		goto out;
 	senv.sender = sub->env->sender;
 	senv.rcpts = sub->rcpts;
 	senv.nrcpts = sub->env->rcpts.n;
@@ -597,19 +774,22 @@ submit(struct submission *sub, struct error *err)
 	src.size = message_wire_size(sub->msg);
 	src.has_8bit = sub->msg->has_8bit;
 
-	fd = net_connect(sub->acct->host, account_port(sub->acct),
-		sub->acct->timeout, err);
+	fd = net_connect(su.host, su.port, sub->acct->timeout, err);
 	if (fd < 0)
-		return -1;
+		goto out;
 	/* smtp_quit knows whether the session still allows a QUIT (not
-	   after a 421, a timeout or an aborted DATA). */
-	r = smtp_open(&s, fd, &params, err);
+	   after a 421, a timeout, an aborted DATA or a server whose SCRAM
+	   signature failed). */
+	r = smtp_open(&s, fd, &su.params, err);
 	if (r == 0)
 		r = smtp_send(&s, &senv, &src, err);
 	smtp_quit(&s);
 	sub->final_code = s.final_code;
 	sub->final_text = s.final_text ? xstrdup(s.final_text) : NULL;
+	sub->authenticated = s.authenticated;
 	smtp_close(&s);
+out:
+	setup_release(&su);
 	return r;
 }
 
@@ -627,7 +807,7 @@ log_outcome(const struct submission *sub, const struct error *err)
 		rcpts[i] = sub->env->rcpts.v[i].mailbox;
 	rec.host = sub->acct->host;
 	rec.tls = sub->acct->tls;
-	rec.auth = 0;
+	rec.auth = sub->authenticated;
 	rec.user = sub->acct->user;
 	rec.from = sub->env->sender;
 	rec.rcpts = rcpts;
@@ -652,7 +832,7 @@ envelope_options(
 		return -1;
 	if (envelope_args(env, opt, err) < 0)
 		return -1;
-	if (env->rcpts.n == 0 && !opt->read_headers) {
+	if (env->rcpts.n == 0 && !opt->read_headers && !opt->serverinfo) {
 		error_set(err, ERR_USAGE,
 			"no recipients given (name them as "
 			"arguments, or use -t to read them from the header)");
@@ -743,6 +923,54 @@ deliver(const struct account *acct, struct envelope *env, struct message *msg,
 	return r;
 }
 
+static const char *
+tls_mode_name(enum smtp_tls mode)
+{
+	switch (mode) {
+	case SMTP_TLS_NONE:
+		return "no TLS";
+	case SMTP_TLS_IMPLICIT:
+		return "implicit TLS";
+	default:
+		return "STARTTLS";
+	}
+}
+
+/*
+ * -S: connect, show what the server says about itself and its
+ * certificate (even one that fails the check: that is when a user needs
+ * to see it), QUIT. No message, no AUTH. A failed check still exits 69.
+ */
+static int
+serverinfo(const struct account *acct, struct error *err)
+{
+	struct smtp_session s;
+	struct setup su;
+	struct buf out;
+	int fd, r = -1;
+
+	buf_init(&out, (size_t)-1);
+	if (setup_session(&su, acct, 1, err) < 0)
+		goto out;
+	buf_printf(&out, "server: %s port %u (%s)\n", su.host, su.port,
+		tls_mode_name(su.params.tls_mode));
+	fd = net_connect(su.host, su.port, acct->timeout, err);
+	if (fd < 0)
+		goto out;
+	r = smtp_serverinfo(&s, fd, &su.params, &out, err);
+	smtp_quit(&s);
+	smtp_close(&s);
+out:
+	fwrite(out.data, 1, out.len, stdout);
+	if (fflush(stdout) != 0 && r == 0) {
+		error_set(err, ERR_IO, "standard output: write error");
+		r = -1;
+	}
+	buf_release(&out);
+	setup_release(&su);
+	return r;
+}
+
 /* Everything after the command line: config, input, envelope, session. */
 static int
 run(const struct options *opt, struct error *err)
@@ -760,8 +988,13 @@ run(const struct options *opt, struct error *err)
 		goto out;
 	have_cfg = 1;
 	acct = config_choose(&cfg, opt->account, env.sender, err);
-	if (!acct || config_check_account(acct, err) < 0 ||
-		envelope_account_sender(&env, acct, cfg.path, err) < 0)
+	if (!acct || config_check_account(acct, err) < 0)
+		goto out;
+	if (opt->serverinfo) {
+		r = serverinfo(acct, err);
+		goto out;
+	}
+	if (envelope_account_sender(&env, acct, cfg.path, err) < 0)
 		goto out;
 	have_msg = 1;
 	if (read_message(&msg, &env, opt, err) < 0)

@@ -1,6 +1,7 @@
 /*
  * smtp.c - the SMTP client state machine (RFC 5321, with PIPELINING
- * RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, DSN RFC 3461).
+ * RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, DSN RFC 3461, STARTTLS
+ * RFC 3207, AUTH RFC 4954).
  *
  * Read it as a table: smtp_enter() says what each state sends,
  * smtp_handle() what a reply means in it, smtp_set_state() is the only
@@ -12,6 +13,10 @@
  * the protocol, or the message data stopped half-way. Then nothing more
  * is sent, least of all an end of data: a half-sent message must never
  * be committed.
+ *
+ * TLS is not a branch in the protocol: STARTTLS (or implicit TLS) swaps
+ * the iobuf back end for the TLS record layer and everything above reads
+ * and writes as before.
  */
 #include "autoconf.h"
 
@@ -21,11 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "iobuf.h"
 #include "log.h"
 #include "reply.h"
 #include "smtp.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define SMTP_CHUNK           (16 * 1024) /* one read from the message source */
@@ -39,7 +46,11 @@ enum smtp_state {
 	SMTP_ST_GREETING,  /* waiting for the 220 */
 	SMTP_ST_EHLO,
 	SMTP_ST_HELO,
-	SMTP_ST_READY, /* between transactions */
+	SMTP_ST_STARTTLS,  /* STARTTLS sent, waiting for the 220 */
+	SMTP_ST_TLS,       /* the TLS handshake */
+	SMTP_ST_AUTH,      /* "AUTH MECH [initial-response]" sent */
+	SMTP_ST_AUTH_STEP, /* a response to a 334 challenge sent */
+	SMTP_ST_READY,     /* between transactions */
 	SMTP_ST_MAIL,
 	SMTP_ST_RCPT,
 	SMTP_ST_DATA, /* DATA sent, waiting for 354 */
@@ -56,6 +67,10 @@ static const char *const smtp_state_names[SMTP_ST_COUNT] = {
 	[SMTP_ST_GREETING] = "greeting",
 	[SMTP_ST_EHLO] = "ehlo",
 	[SMTP_ST_HELO] = "helo",
+	[SMTP_ST_STARTTLS] = "starttls",
+	[SMTP_ST_TLS] = "tls",
+	[SMTP_ST_AUTH] = "auth",
+	[SMTP_ST_AUTH_STEP] = "auth-step",
 	[SMTP_ST_READY] = "ready",
 	[SMTP_ST_MAIL] = "mail",
 	[SMTP_ST_RCPT] = "rcpt",
@@ -65,6 +80,14 @@ static const char *const smtp_state_names[SMTP_ST_COUNT] = {
 	[SMTP_ST_RSET] = "rset",
 	[SMTP_ST_QUIT] = "quit",
 	[SMTP_ST_DEAD] = "dead",
+};
+
+/* The AUTH exchange in progress (s->sasl while it runs). */
+struct smtp_sasl {
+	struct auth *auth;
+	const char *mech;
+	char *response; /* the next client line in base64 (a secret: wiped),
+			   NULL when there is none yet */
 };
 
 /* One transaction in flight. */
@@ -91,10 +114,16 @@ smtp_set_state(struct smtp_session *s, enum smtp_state st)
 
 /* --- sending ------------------------------------------------------------ */
 
+/* Queue a command; -v shows it, or shown instead when that is non-NULL
+   (AUTH lines carry the credentials). */
 static void
-smtp_queue_line(struct smtp_session *s, const char *line, size_t len)
+smtp_queue_line(
+	struct smtp_session *s, const char *line, size_t len, const char *shown)
 {
-	log_transcript('>', line, len);
+	if (shown)
+		log_transcript('>', shown, strlen(shown));
+	else
+		log_transcript('>', line, len);
 	iobuf_queue(&s->io, line, len);
 	iobuf_queue(&s->io, "\r\n", 2);
 }
@@ -155,14 +184,33 @@ smtp_build_rcpt(const struct smtp_txn *t, size_t i, struct buf *cmd)
 		smtp_add_upper(cmd, "NOTIFY", t->env->dsn_notify);
 }
 
+/*
+ * RFC 4954 §4: "AUTH MECH", or with an initial response "AUTH MECH resp"
+ * ("=" for an empty one). The -v line never shows the response. No cap:
+ * a SASL response may be longer than any command we build (GSSAPI).
+ */
+static int
+smtp_build_auth(const struct smtp_sasl *sasl, struct buf *cmd)
+{
+	buf_printf(cmd, "AUTH %s", sasl->mech);
+	if (!sasl->response)
+		return 0;
+	buf_printf(cmd, " %s", sasl->response[0] ? sasl->response : "=");
+	return 1;
+}
+
 /* What each state sends on entry; rcpt picks the recipient for RCPT. */
 static void
 smtp_enter(struct smtp_session *s, const struct smtp_txn *t, enum smtp_state st,
 	size_t rcpt)
 {
+	char shown[64];
+	const char *hide = NULL;
 	struct buf cmd;
 
-	buf_init(&cmd, SMTP_CMD_MAX);
+	buf_init(&cmd, st == SMTP_ST_AUTH || st == SMTP_ST_AUTH_STEP
+			       ? (size_t)-1
+			       : SMTP_CMD_MAX);
 	smtp_set_state(s, st);
 	switch (st) {
 	case SMTP_ST_EHLO:
@@ -170,6 +218,20 @@ smtp_enter(struct smtp_session *s, const struct smtp_txn *t, enum smtp_state st,
 		break;
 	case SMTP_ST_HELO:
 		buf_printf(&cmd, "HELO %s", s->params->helo_name);
+		break;
+	case SMTP_ST_STARTTLS:
+		buf_addstr(&cmd, "STARTTLS");
+		break;
+	case SMTP_ST_AUTH:
+		if (smtp_build_auth(s->sasl, &cmd)) {
+			snprintf(shown, sizeof(shown), "AUTH %s <hidden>",
+				s->sasl->mech);
+			hide = shown;
+		}
+		break;
+	case SMTP_ST_AUTH_STEP:
+		buf_addstr(&cmd, s->sasl->response);
+		hide = "<hidden>";
 		break;
 	case SMTP_ST_MAIL:
 		smtp_build_mail(s, t, &cmd);
@@ -192,8 +254,11 @@ smtp_enter(struct smtp_session *s, const struct smtp_txn *t, enum smtp_state st,
 	default:
 		break; /* waiting states send nothing */
 	}
-	if (cmd.len)
-		smtp_queue_line(s, cmd.data, cmd.len);
+	/* An empty AUTH response is a line too (RFC 4954 §4). */
+	if (cmd.len || st == SMTP_ST_AUTH_STEP)
+		smtp_queue_line(s, cmd.data, cmd.len, hide);
+	if (hide)
+		explicit_bzero(cmd.data, cmd.len);
 	buf_release(&cmd);
 }
 
@@ -307,6 +372,14 @@ smtp_dead(const struct smtp_session *s)
 	return s->state == SMTP_ST_DEAD;
 }
 
+/* Replace the pending AUTH response, wiping the old one. */
+static void
+smtp_sasl_set_response(struct smtp_sasl *sasl, char *response)
+{
+	auth_response_free(sasl->response);
+	sasl->response = response;
+}
+
 /* --- what replies mean -------------------------------------------------- */
 
 static void
@@ -357,6 +430,78 @@ smtp_on_helo(struct smtp_session *s, struct error *err)
 		return -1;
 	memset(&s->caps, 0, sizeof(s->caps));
 	s->esmtp = 0;
+	return 0;
+}
+
+/*
+ * RFC 3207 §5: bytes that came with the 220 were sent in clear before
+ * TLS began, yet would be read as the first replies inside it: answers
+ * an attacker injected (the STARTTLS command injection of CVE-2011-0411,
+ * seen from the client side). They end the session, without QUIT.
+ */
+static int
+smtp_on_starttls(struct smtp_session *s, struct error *err)
+{
+	if (s->reply.code / 100 == 2 && iobuf_buffered(&s->io) > 0) {
+		error_set(err, ERR_PROTOCOL,
+			"bytes after STARTTLS's 220 (response injection)");
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	if (smtp_check_unsolicited(s, "STARTTLS", err) < 0)
+		return -1;
+	return smtp_judge(s, 2, ERR_UNAVAILABLE, "STARTTLS", err);
+}
+
+/*
+ * A 334 challenge (RFC 4954 §4): one line of base64 for auth_step, whose
+ * answer becomes the next line. 1: send it. A failing step ends the
+ * session with nothing more sent, not even "*": when a SCRAM server's
+ * signature does not verify, the peer is not the server that knows the
+ * password, and it gets no further word (RFC 5802 §5).
+ */
+static int
+smtp_on_challenge(struct smtp_session *s, const char *ctx, struct error *err)
+{
+	struct smtp_sasl *sasl = s->sasl;
+	char *out = NULL;
+	int r;
+
+	if (s->reply.nlines != 1) {
+		error_set(err, ERR_PROTOCOL,
+			"%s: a challenge of %zu lines (one is allowed)", ctx,
+			s->reply.nlines);
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	/* auth.c's texts name the mechanism themselves. */
+	r = auth_step(sasl->auth, s->reply.text.data, &out, err);
+	if (r < 0) {
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	smtp_sasl_set_response(sasl, out);
+	return 1;
+}
+
+/* 0: authenticated; 1: a challenge was answered, send the answer. */
+static int
+smtp_on_auth(struct smtp_session *s, const char *ctx, struct error *err)
+{
+	if (s->reply.code == 334)
+		return smtp_on_challenge(s, ctx, err);
+	/* 535 and the other 5xx (534 too weak, 538 encryption required)
+	   are refusals of these credentials; 454 and 4xx are temporary. */
+	if (smtp_judge(s, 2, ERR_AUTH, ctx, err) < 0)
+		return -1;
+	/* SCRAM authenticates the server too: a success before its
+	   signature was checked would accept a server that never knew the
+	   password; such a peer gets no further word. */
+	if (auth_check_success(s->sasl->auth, err) < 0) {
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	s->authenticated = 1;
 	return 0;
 }
 
@@ -445,6 +590,11 @@ smtp_handle(struct smtp_session *s, enum smtp_state st, struct smtp_txn *t,
 		return smtp_on_ehlo(s, err);
 	case SMTP_ST_HELO:
 		return smtp_on_helo(s, err);
+	case SMTP_ST_STARTTLS:
+		return smtp_on_starttls(s, err);
+	case SMTP_ST_AUTH:
+	case SMTP_ST_AUTH_STEP:
+		return smtp_on_auth(s, ctx, err);
 	case SMTP_ST_MAIL:
 		return smtp_on_mail(s, t, ctx, err);
 	case SMTP_ST_RCPT:
@@ -491,9 +641,264 @@ smtp_hello(struct smtp_session *s, struct error *err)
 
 	if (r == 1)
 		r = smtp_step(s, SMTP_ST_HELO, "HELO", err);
-	if (r < 0)
+	return r < 0 ? -1 : 0;
+}
+
+static int
+smtp_greet(struct smtp_session *s, struct error *err)
+{
+	smtp_set_state(s, SMTP_ST_GREETING);
+	if (smtp_read_reply(s, "greeting", 1, err) < 0)
 		return -1;
-	smtp_set_state(s, SMTP_ST_READY);
+	return smtp_on_greeting(s, err);
+}
+
+/*
+ * The handshake, then the back end swap: from here every byte goes
+ * through TLS. A failed handshake leaves nothing to say QUIT over.
+ * Everything learned in clear is forgotten (RFC 3207 §4.2).
+ */
+static int
+smtp_tls(struct smtp_session *s, struct error *err)
+{
+	struct iobuf_backend be;
+
+	smtp_set_state(s, SMTP_ST_TLS);
+	if (tls_start(&s->tls, s->io.fd, s->params->tls, err) < 0) {
+		s->tls = NULL;
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	tls_backend(s->tls, &be);
+	iobuf_set_backend(&s->io, &be);
+	memset(&s->caps, 0, sizeof(s->caps));
+	s->esmtp = 0;
+	return 0;
+}
+
+/* STARTTLS is required in this mode: not offered or refused ends the
+   attempt, never a fall back to clear text. */
+static int
+smtp_starttls(struct smtp_session *s, struct error *err)
+{
+	if (!(s->caps.flags & CAPS_STARTTLS)) {
+		error_set(
+			err, ERR_UNAVAILABLE, "server does not offer STARTTLS");
+		return -1;
+	}
+	if (smtp_command(s, SMTP_ST_STARTTLS, "STARTTLS", 0, err) < 0 ||
+		smtp_handle(s, SMTP_ST_STARTTLS, NULL, 0, "STARTTLS", err) < 0)
+		return -1;
+	return smtp_tls(s, err);
+}
+
+/* Credentials go only where main allowed them; this is the backstop
+   for a connection that did not end up verified. */
+static int
+smtp_auth_allowed(const struct smtp_session *s, struct error *err)
+{
+	if (s->params->auth_unverified || (s->tls && tls_verified(s->tls)))
+		return 0;
+	error_set(err, ERR_CONFIG,
+		"AUTH: the connection is not verified TLS; credentials are "
+		"not sent over it");
+	return -1;
+}
+
+/* What TLS adds to the parameters: channel binding for SCRAM-*-PLUS
+   (none when it cannot be had: then no -PLUS is chosen), and whether a
+   client certificate went out (EXTERNAL). *cb is the caller's to free. */
+static void
+smtp_auth_tls(
+	struct smtp_session *s, struct auth_params *ap, unsigned char **cb)
+{
+	struct error ignored;
+	const char *type;
+	size_t len;
+
+	ap->cb_type = NULL;
+	ap->cb_data = NULL;
+	ap->cb_len = 0;
+	ap->client_cert = 0;
+	*cb = NULL;
+	if (!s->tls)
+		return;
+	ap->client_cert = tls_client_cert_sent(s->tls);
+	if (tls_channel_binding(s->tls, &type, cb, &len, &ignored) == 0) {
+		ap->cb_type = type;
+		ap->cb_data = *cb;
+		ap->cb_len = len;
+	}
+}
+
+/* The exchange: AUTH (with the initial response when the mechanism has
+   one), then one line per 334 until the verdict. */
+static int
+smtp_sasl_run(struct smtp_session *s, struct error *err)
+{
+	struct smtp_sasl *sasl = s->sasl;
+	char ctx[64], *out = NULL;
+	int r;
+
+	snprintf(ctx, sizeof(ctx), "AUTH %s", sasl->mech);
+	if (auth_has_initial_response(sasl->mech)) {
+		if (auth_step(sasl->auth, NULL, &out, err) < 0)
+			return -1;
+		smtp_sasl_set_response(sasl, out);
+	}
+	smtp_enter(s, NULL, SMTP_ST_AUTH, 0);
+	for (;;) {
+		r = smtp_flush(s, ctx, err);
+		/* The output queue keeps what it sent until overwritten: the
+		   credentials must not outlive their line. */
+		explicit_bzero(s->io.out.data, s->io.out.cap);
+		if (r < 0 || smtp_read_reply(s, ctx, 1, err) < 0)
+			return -1;
+		r = smtp_handle(s, SMTP_ST_AUTH, NULL, 0, ctx, err);
+		if (r <= 0)
+			return r;
+		smtp_enter(s, NULL, SMTP_ST_AUTH_STEP, 0);
+	}
+}
+
+/* RFC 4954 after the (last) EHLO: offered, a mechanism both sides
+   have, then the exchange. */
+static int
+smtp_authenticate(struct smtp_session *s, struct error *err)
+{
+	struct auth_params ap = *s->params->auth;
+	struct smtp_sasl sasl = {0};
+	unsigned char *cb;
+	int r = -1;
+
+	if (smtp_auth_allowed(s, err) < 0)
+		return -1;
+	if (!(s->caps.flags & CAPS_AUTH) || s->caps.auth[0] == '\0') {
+		error_set(err, ERR_UNAVAILABLE, "server does not offer AUTH");
+		return -1;
+	}
+	smtp_auth_tls(s, &ap, &cb);
+	sasl.mech = auth_choose(s->caps.auth, &ap, err);
+	if (!sasl.mech || auth_start(&sasl.auth, sasl.mech, &ap, err) < 0)
+		goto out;
+	s->sasl = &sasl;
+	r = smtp_sasl_run(s, err);
+	s->sasl = NULL;
+out:
+	if (sasl.auth)
+		auth_finish(sasl.auth);
+	smtp_sasl_set_response(&sasl, NULL);
+	free(cb);
+	return r;
+}
+
+static void
+smtp_session_init(struct smtp_session *s, int fd, const struct smtp_params *p)
+{
+	memset(&s->caps, 0, sizeof(s->caps));
+	s->params = p;
+	s->state = SMTP_ST_CONNECTED;
+	s->esmtp = 0;
+	s->tls = NULL;
+	s->sasl = NULL;
+	s->authenticated = 0;
+	s->final_code = 0;
+	s->final_text = NULL;
+	reply_init(&s->reply);
+	iobuf_init(&s->io, fd, p->timeout);
+}
+
+/* --- serverinfo: what the session learns, as lines for a person ------- */
+
+static void
+smtp_info_reply(struct smtp_session *s, struct buf *info, const char *label)
+{
+	char text[ERROR_TEXT_MAX];
+
+	if (info)
+		buf_printf(info, "%s: %s\n", label,
+			reply_format(&s->reply, text, sizeof(text)));
+}
+
+/* The EHLO reply's lines after the first (the server's name). */
+static void
+smtp_info_caps(struct smtp_session *s, struct buf *info, const char *label)
+{
+	const char *p, *nl;
+	char esc[IOBUF_LINE_MAX * 4];
+
+	if (!info)
+		return;
+	if (!s->esmtp) {
+		buf_printf(info, "%s: none (EHLO refused, HELO accepted)\n",
+			label);
+		return;
+	}
+	buf_printf(info, "%s:\n", label);
+	p = memchr(s->reply.text.data, '\n', s->reply.text.len);
+	while (p) {
+		p++;
+		nl = memchr(p, '\n',
+			s->reply.text.len - (size_t)(p - s->reply.text.data));
+		log_escape(esc, sizeof(esc), p,
+			nl ? (size_t)(nl - p)
+			   : s->reply.text.len -
+					(size_t)(p - s->reply.text.data));
+		buf_printf(info, "  %s\n", esc);
+		p = nl;
+	}
+}
+
+static void
+smtp_info_tls(struct smtp_session *s, struct buf *info)
+{
+	const char *why;
+
+	if (!info)
+		return;
+	buf_addstr(info, "TLS:\n");
+	tls_describe(s->tls, info);
+	if (info->len && info->data[info->len - 1] != '\n')
+		buf_addch(info, '\n');
+	why = tls_verify_error(s->tls);
+	if (why)
+		buf_printf(info, "certificate check: FAILED: %s\n", why);
+	else if (tls_verified(s->tls))
+		buf_addstr(info, "certificate check: verified\n");
+	else
+		buf_addstr(info, "certificate check: off (tls_certcheck off): "
+				 "NOT verified\n");
+}
+
+/* Up to the last EHLO: TLS first (implicit), or after the first EHLO
+   (STARTTLS) followed by the second EHLO. info (NULL: none) collects what
+   --serverinfo shows. */
+static int
+smtp_connect(struct smtp_session *s, struct buf *info, struct error *err)
+{
+	enum smtp_tls mode = s->params->tls_mode;
+
+	if (mode == SMTP_TLS_IMPLICIT) {
+		if (smtp_tls(s, err) < 0)
+			return -1;
+		smtp_info_tls(s, info);
+	}
+	if (smtp_greet(s, err) < 0)
+		return -1;
+	smtp_info_reply(s, info, "greeting");
+	if (smtp_hello(s, err) < 0)
+		return -1;
+	smtp_info_caps(s, info,
+		mode == SMTP_TLS_STARTTLS ? "capabilities before TLS"
+					  : "capabilities");
+	if (mode != SMTP_TLS_STARTTLS)
+		return 0;
+	if (smtp_starttls(s, err) < 0)
+		return -1;
+	smtp_info_tls(s, info);
+	if (smtp_hello(s, err) < 0)
+		return -1;
+	smtp_info_caps(s, info, "capabilities after TLS");
 	return 0;
 }
 
@@ -501,20 +906,31 @@ int
 smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 	struct error *err)
 {
-	memset(&s->caps, 0, sizeof(s->caps));
-	s->params = p;
-	s->state = SMTP_ST_CONNECTED;
-	s->esmtp = 0;
-	s->final_code = 0;
-	s->final_text = NULL;
-	reply_init(&s->reply);
-	iobuf_init(&s->io, fd, p->timeout);
-
-	smtp_set_state(s, SMTP_ST_GREETING);
-	if (smtp_read_reply(s, "greeting", 1, err) < 0 ||
-		smtp_on_greeting(s, err) < 0)
+	smtp_session_init(s, fd, p);
+	if (smtp_connect(s, NULL, err) < 0)
 		return -1;
-	return smtp_hello(s, err);
+	if (p->auth && smtp_authenticate(s, err) < 0)
+		return -1;
+	smtp_set_state(s, SMTP_ST_READY);
+	return 0;
+}
+
+int
+smtp_serverinfo(struct smtp_session *s, int fd, const struct smtp_params *p,
+	struct buf *out, struct error *err)
+{
+	const char *why;
+
+	smtp_session_init(s, fd, p);
+	if (smtp_connect(s, out, err) < 0)
+		return -1;
+	smtp_set_state(s, SMTP_ST_READY);
+	why = s->tls ? tls_verify_error(s->tls) : NULL;
+	if (why) {
+		error_set(err, ERR_UNAVAILABLE, "%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* RSET after a refused envelope (RFC 5321 §4.1.1.5); its outcome does
@@ -550,6 +966,9 @@ smtp_quit(struct smtp_session *s)
 void
 smtp_close(struct smtp_session *s)
 {
+	if (s->tls)
+		tls_close(s->tls);
+	s->tls = NULL;
 	if (s->io.fd >= 0)
 		close(s->io.fd);
 	s->io.fd = -1;

@@ -16,13 +16,30 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "auth.h"
+#include "buf.h"
 #include "iobuf.h"
 #include "log.h"
 #include "reply.h"
+#include "tls.h"
+
+enum smtp_tls {
+	SMTP_TLS_NONE = 0, /* plain SMTP ("tls off") */
+	SMTP_TLS_STARTTLS, /* RFC 3207, required: never falls back */
+	SMTP_TLS_IMPLICIT, /* RFC 8314: TLS from the first byte (465) */
+};
 
 struct smtp_params {
 	const char *helo_name; /* EHLO / HELO argument */
 	unsigned timeout;      /* seconds, for every read and write (0: none) */
+	enum smtp_tls tls_mode;
+	const struct tls_params *tls;   /* with a TLS mode; else NULL */
+	const struct auth_params *auth; /* NULL: no AUTH. Its strings (the
+					   password) stay the caller's;
+					   smtp fills in the channel
+					   binding and client_cert itself */
+	int auth_unverified; /* 1: AUTH may run over a connection that is
+				not verified TLS ("auth_plaintext on") */
 };
 
 enum smtp_body {
@@ -64,18 +81,24 @@ struct smtp_envelope {
 	const char *dsn_envid;  /* -V: ENVID=, NULL = none */
 };
 
+struct smtp_sasl; /* an AUTH exchange in progress (smtp.c) */
+
 struct smtp_session {
 	struct iobuf io;
-	struct caps caps;
+	struct caps caps; /* of the last EHLO: after STARTTLS only the
+			     second EHLO's (RFC 3207 §4.2) */
 	const struct smtp_params *params;
-	int state;          /* enum smtp_state in smtp.c */
-	int esmtp;          /* 1 after EHLO succeeded, 0 after HELO */
-	struct reply reply; /* the last reply read */
-	int final_code;     /* code of the reply that decided the last
-			       outcome (end of data, or the refusal), for
-			       the log line; 0 if none */
-	char *final_text;   /* that reply on one line, "250 2.0.0 Ok: queued",
-			       NOT escaped (owned; may be NULL) */
+	int state;              /* enum smtp_state in smtp.c */
+	int esmtp;              /* 1 after EHLO succeeded, 0 after HELO */
+	struct tls *tls;        /* the TLS session once it is up, else NULL */
+	struct smtp_sasl *sasl; /* only during AUTH */
+	int authenticated;      /* 1 after AUTH succeeded (235) */
+	struct reply reply;     /* the last reply read */
+	int final_code;         /* code of the reply that decided the last
+				   outcome (end of data, or the refusal), for
+				   the log line; 0 if none */
+	char *final_text; /* that reply on one line, "250 2.0.0 Ok: queued",
+			     NOT escaped (owned; may be NULL) */
 };
 
 /*
@@ -90,17 +113,41 @@ struct smtp_session {
  */
 
 /*
- * Read the greeting and say EHLO (HELO when EHLO is refused with 5xx).
+ * Open the session: with SMTP_TLS_IMPLICIT the TLS handshake first; the
+ * greeting; EHLO (HELO when EHLO is refused with 5xx); with
+ * SMTP_TLS_STARTTLS then STARTTLS, the handshake, and EHLO again with
+ * everything learned before TLS forgotten; with p->auth, AUTH.
  * s takes over fd for reading and writing (smtp_close closes it), even
- * when this fails. Error texts: "greeting: ...", "EHLO: ...", "HELO: ...".
- * Errors: ERR_TEMP (a 4xx greeting, EHLO or HELO; a timeout; the server
- * hanging up or the connection failing), ERR_UNAVAILABLE (5xx greeting;
- * EHLO and then HELO refused with 5xx), ERR_PROTOCOL (a malformed reply,
- * a reply code the command cannot get, bytes after a reply that nobody
- * asked for), ERR_OS or ERR_IO (local failures, from iobuf).
+ * when this fails. Error texts: "greeting: ...", "EHLO: ...", "HELO: ...",
+ * "STARTTLS: ...", "AUTH: ...", and the TLS module's own.
+ * Errors: ERR_TEMP (a 4xx greeting, EHLO, HELO, STARTTLS or AUTH (454); a
+ * timeout; the server hanging up or the connection failing),
+ * ERR_UNAVAILABLE (5xx greeting, STARTTLS; EHLO and then HELO refused with
+ * 5xx; STARTTLS or AUTH not offered, or no common mechanism; every
+ * certificate verification failure), ERR_PROTOCOL (a malformed reply, a
+ * reply code the command cannot get, bytes after a reply that nobody
+ * asked for; bytes behind STARTTLS's 220: response injection), ERR_AUTH
+ * (AUTH refused: 535 and other 5xx; a SCRAM server signature that does
+ * not verify, after which nothing more is sent), ERR_CONFIG (credentials
+ * over a connection that is not verified TLS without auth_unverified;
+ * TLS files), ERR_OS or ERR_IO (local failures, from iobuf).
+ *
+ * -v: AUTH lines are shown as "AUTH MECH <hidden>" and "<hidden>".
  */
 int smtp_open(struct smtp_session *s, int fd, const struct smtp_params *p,
 	struct error *err);
+
+/*
+ * --serverinfo: as smtp_open without AUTH, appending what it learns to
+ * out as printable lines: the greeting, the capabilities before TLS, the
+ * TLS session (tls_describe), the certificate check, the capabilities
+ * after TLS. p->tls should have report_only set, so that a certificate
+ * that fails verification is still described. Then 0 when the server was
+ * verified (or tls is off), else -1 with ERR_UNAVAILABLE and the reason;
+ * either way the session still takes a QUIT. Other errors as smtp_open.
+ */
+int smtp_serverinfo(struct smtp_session *s, int fd, const struct smtp_params *p,
+	struct buf *out, struct error *err);
 
 /*
  * One transaction: MAIL, every RCPT (one write with PIPELINING), DATA,
@@ -134,7 +181,7 @@ int smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 /* QUIT and wait up to 5 s (or the timeout, if shorter) for its reply;
    best effort, errors ignored; nothing when the session is unusable. */
 void smtp_quit(struct smtp_session *s);
-/* Close the socket, free everything. */
+/* End TLS (close_notify), close the socket, free everything. */
 void smtp_close(struct smtp_session *s);
 
 /* Free the reply strings smtp_send left in rcpts. */

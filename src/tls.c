@@ -848,12 +848,19 @@ tls_pending(void *ctx)
 	return gnutls_record_check_pending(t->session);
 }
 
+static const char *
+tls_backend_error(void *ctx)
+{
+	return tls_last_error(ctx);
+}
+
 void
 tls_backend(struct tls *t, struct iobuf_backend *be)
 {
 	be->read = tls_read;
 	be->write = tls_write;
 	be->pending = tls_pending;
+	be->last_error = tls_backend_error;
 	be->ctx = t;
 }
 

@@ -686,9 +686,58 @@ test_dedupe(void)
 	CHECK_INT(l.n, 0);
 }
 
+/* Host names for DNS, SNI and the certificate check: A-labels. */
+static void
+test_idna(void)
+{
+	struct error err;
+	char *out = NULL;
+
+	/* ASCII is copied as written, literals too */
+	CHECK_INT(address_idna_to_ascii("Mail.Example.org", &out, &err), 0);
+	CHECK_STR(out, "Mail.Example.org");
+	free(out);
+	CHECK_INT(address_idna_to_ascii("127.0.0.1", &out, &err), 0);
+	CHECK_STR(out, "127.0.0.1");
+	free(out);
+	/* UTF-8 labels become A-labels; upper case is mapped (UTS #46) */
+	CHECK_INT(address_idna_to_ascii("b\xc3\xbc"
+					"cher.example",
+			  &out, &err),
+		0);
+	CHECK_STR(out, "xn--bcher-kva.example");
+	free(out);
+	CHECK_INT(address_idna_to_ascii("smtp.B\xc3\x9c"
+					"CHER.example",
+			  &out, &err),
+		0);
+	CHECK_STR(out, "smtp.xn--bcher-kva.example");
+	free(out);
+	/* IDNA 2008 is non-transitional: sharp s stays itself */
+	CHECK_INT(address_idna_to_ascii("fa\xc3\x9f"
+					".de",
+			  &out, &err),
+		0);
+	CHECK_STR(out, "xn--fa-hia.de");
+	free(out);
+	/* not UTF-8: refused, the name escaped in the message */
+	out = NULL;
+	CHECK_INT(address_idna_to_ascii("b\xfc"
+					"cher.example",
+			  &out, &err),
+		-1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK(strncmp(err.text,
+		      "'b\\xfccher.example': not a valid "
+		      "international domain name (",
+		      56) == 0);
+	CHECK(out == NULL);
+}
+
 int
 main(void)
 {
+	test_idna();
 	test_valid_list();
 	test_invalid_list();
 	test_mailbox_cap();

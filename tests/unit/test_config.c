@@ -251,6 +251,128 @@ test_values_parsed(void)
 	config_release(&cfg);
 }
 
+/* The TLS keys and auth_plaintext: defaults, values, inheritance. */
+static void
+test_values_tls(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg, "account d\n", &err), 0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->tls_certcheck, 1);
+	CHECK_INT(a->auth_plaintext, 0);
+	CHECK(a->tls_trust_file == NULL && a->tls_fingerprint == NULL &&
+		a->tls_host_override == NULL && a->tls_priorities == NULL &&
+		a->tls_cert_file == NULL && a->tls_key_file == NULL);
+	config_release(&cfg);
+
+	setenv("HOME", "/home/u", 1);
+	CHECK_INT(parse(&cfg,
+			  "defaults\ntls_trust_file ~/ca.pem\n"
+			  "tls_certcheck off\nauth_plaintext on\n"
+			  "account v\ntls_host_override mail.example\n"
+			  "tls_priorities \"NORMAL:-VERS-TLS1.2\"\n"
+			  "tls_cert_file /c.pem\ntls_key_file ~/k.pem\n"
+			  "account w : v\ntls_trust_file system\n"
+			  "tls_certcheck on\nauth_plaintext off\n",
+			  &err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_STR(a->tls_trust_file, "/home/u/ca.pem");
+	CHECK_INT(a->tls_certcheck, 0);
+	CHECK_INT(a->auth_plaintext, 1);
+	CHECK_STR(a->tls_host_override, "mail.example");
+	CHECK_STR(a->tls_priorities, "NORMAL:-VERS-TLS1.2");
+	CHECK_STR(a->tls_cert_file, "/c.pem");
+	CHECK_STR(a->tls_key_file, "/home/u/k.pem");
+	CHECK_INT(a->set, CONFIG_TLS_TRUST_FILE | CONFIG_TLS_CERTCHECK |
+				  CONFIG_AUTH_PLAINTEXT |
+				  CONFIG_TLS_HOST_OVERRIDE |
+				  CONFIG_TLS_PRIORITIES | CONFIG_TLS_CERT_FILE |
+				  CONFIG_TLS_KEY_FILE);
+	/* "system" is the default store: the inherited file is unset */
+	a = &cfg.accounts[1];
+	CHECK(a->tls_trust_file == NULL);
+	CHECK_INT(a->tls_certcheck, 1);
+	CHECK_INT(a->auth_plaintext, 0);
+	CHECK_STR(a->tls_cert_file, "/c.pem");
+	config_release(&cfg);
+
+	expect_error("account a\ntls_certcheck no\n",
+		"t.conf:2: 'tls_certcheck' must be 'on' or 'off', not 'no'");
+	expect_error("account a\nauth_plaintext\n",
+		"t.conf:2: 'auth_plaintext' needs a value");
+	expect_error("account a\ntls_host_override a b\n",
+		"t.conf:2: 'tls_host_override' must be one word, not 'a b'");
+}
+
+static const char fp256[] = "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:"
+			    "A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A:08";
+
+static const char *
+fingerprint(const char *value)
+{
+	static char out[ERROR_TEXT_MAX];
+	struct config cfg;
+	struct error err;
+	char text[512];
+
+	snprintf(text, sizeof(text), "account a\ntls_fingerprint %s\n", value);
+	if (parse(&cfg, text, &err) < 0)
+		snprintf(out, sizeof(out), "%s", err.text);
+	else
+		snprintf(out, sizeof(out), "%s",
+			cfg.accounts[0].tls_fingerprint
+				? cfg.accounts[0].tls_fingerprint
+				: "(unset)");
+	config_release(&cfg);
+	return out;
+}
+
+/* tls_fingerprint: SHA-256 or SHA-1, colons optional, stored as AB:CD:.. */
+static void
+test_values_fingerprint(void)
+{
+	const char *bad = "t.conf:2: 'tls_fingerprint' must be a SHA-256 "
+			  "(32 bytes) or SHA-1 (20 bytes) fingerprint in "
+			  "hex, as AB:CD:.. or ABCD.., not '";
+	char want[512];
+
+	CHECK_STR(fingerprint(fp256), fp256);
+	CHECK_STR(fingerprint("9f86d081884c7d659a2feaa0c55ad015"
+			      "a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+		fp256);
+	CHECK_STR(
+		fingerprint("9f:86:d0:81:88:4c:7d:65:9a:2f:ea:a0:c5:5a:d0:15:"
+			    "a3:bf:4f:1b:2b:0b:82:2c:d1:5d:6c:15:b0:f0:0a:08"),
+		fp256);
+	/* SHA-1: accepted here; the warning is the TLS module's */
+	CHECK_STR(fingerprint("A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"),
+		"A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3");
+	CHECK_STR(fingerprint("\"\""), "(unset)");
+	/* MD5 (16 bytes), one byte short, odd digits, stray or missing
+	   colons, non-hex: all refused with the value quoted */
+	static const char *const wrong[] = {
+		"d41d8cd98f00b204e9800998ecf8427e",
+		"9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:"
+		"A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A",
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a"
+		"0",
+		"9F:86D0",
+		"9F:86:",
+		":9F:86",
+		"9F::86",
+		"A94A8FE5CCB19BA61C4C0873D391E987982FBBDX",
+		"sha256",
+	};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s'", bad, wrong[i]);
+		CHECK_STR(fingerprint(wrong[i]), want);
+	}
+}
+
 /* ---- inheritance -------------------------------------------------------- */
 
 static void
@@ -341,15 +463,10 @@ static void
 test_errors_unsupported(void)
 {
 	static const char *const unsupported[] = {
-		"tls_trust_file",
-		"tls_fingerprint",
-		"tls_cert_file",
-		"tls_key_file",
-		"tls_certcheck",
-		"tls_priorities",
+		"tls_nocertcheck",
 		"tls_min_dh_prime_bits",
-		"tls_host_override",
 		"tls_crl_file",
+		"tls_force_sslv3",
 		"ntlmdomain",
 		"auto_from",
 		"maildomain",
@@ -620,34 +737,54 @@ test_check_account(void)
 	CHECK_STR(check_account("account a\nhost h\ntls off\n"), "ok");
 	CHECK_STR(check_account("\naccount a\ntls off\n"),
 		"78 account 'a' (t.conf:2): no host");
-	CHECK_STR(check_account("account a\nhost h\n"),
-		"78 account 'a' (t.conf:1): TLS is not implemented in this "
-		"version; set 'tls off' to send in clear");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nuser u\n"),
-		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
-		"version ('user' is set); remove the authentication settings "
-		"to send without it");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nuser u\n"
-				"auth off\n"),
+	/* TLS and AUTH settings are no longer refused */
+	CHECK_STR(check_account("account a\nhost h\n"), "ok");
+	CHECK_STR(check_account("account a\nhost h\nuser u\npassword p\n"
+				"auth login\n"),
 		"ok");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nauth on\n"),
-		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
-		"version ('auth' is not off); remove the authentication "
-		"settings to send without it");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nauth login\n"),
-		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
-		"version ('auth' is not off); remove the authentication "
-		"settings to send without it");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
-				"password p\n"),
-		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
-		"version ('password' is set); remove the authentication "
-		"settings to send without it");
-	CHECK_STR(check_account("account a\nhost h\ntls off\nauth off\n"
-				"passwordeval echo p\n"),
-		"78 account 'a' (t.conf:1): AUTH is not implemented in this "
-		"version ('passwordeval' is set); remove the authentication "
-		"settings to send without it");
+	CHECK_STR(check_account("account a\nhost h\ntls off\nauth on\n"), "ok");
+	/* a client certificate needs its key, and the key its certificate */
+	CHECK_STR(check_account("account a\nhost h\ntls_cert_file c.pem\n"
+				"tls_key_file k.pem\n"),
+		"ok");
+	CHECK_STR(check_account("account a\nhost h\ntls_cert_file c.pem\n"),
+		"78 account 'a' (t.conf:1): 'tls_cert_file' is set without "
+		"'tls_key_file'");
+	CHECK_STR(check_account("account a\nhost h\ntls_key_file k.pem\n"),
+		"78 account 'a' (t.conf:1): 'tls_key_file' is set without "
+		"'tls_cert_file'");
+}
+
+/* Whether an account authenticates: user set (auth not off), or auth
+   asked for by "on" or a mechanism. */
+static int
+auth_enabled(const char *text)
+{
+	struct config cfg;
+	struct error err;
+	int r;
+
+	if (parse(&cfg, text, &err) < 0)
+		return -1;
+	r = config_auth_enabled(&cfg.accounts[0]);
+	config_release(&cfg);
+	return r;
+}
+
+static void
+test_auth_enabled(void)
+{
+	CHECK_INT(auth_enabled("account a\n"), 0);
+	CHECK_INT(auth_enabled("account a\nuser u\n"), 1);
+	CHECK_INT(auth_enabled("account a\nuser u\nauth off\n"), 0);
+	CHECK_INT(auth_enabled("account a\nauth on\n"), 1);
+	CHECK_INT(auth_enabled("account a\nauth external\n"), 1);
+	CHECK_INT(auth_enabled("account a\nuser u\nauth plain\n"), 1);
+	/* a password alone does not turn AUTH on (msmtp's rule) */
+	CHECK_INT(auth_enabled("account a\npassword p\n"), 0);
+	/* inherited from defaults, and unset again by an empty value */
+	CHECK_INT(auth_enabled("defaults\nuser u\naccount a\n"), 1);
+	CHECK_INT(auth_enabled("defaults\nuser u\naccount a\nuser\n"), 0);
 }
 
 /* ---- files: permissions, -C, search order ------------------------------- */
@@ -895,6 +1032,9 @@ main(void)
 	test_choice();
 	test_choice_default();
 	test_check_account();
+	test_auth_enabled();
+	test_values_tls();
+	test_values_fingerprint();
 	test_permissions();
 	test_dash_C();
 	test_search_list();
