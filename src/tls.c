@@ -780,6 +780,11 @@ tls_errno(struct tls *t, int r)
 		if (errno == 0 || errno == EAGAIN || errno == EINTR)
 			errno = EPIPE;
 		break;
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		/* The server closed without close_notify: gone, like a
+		   plain connection closing, so worth trying again. */
+		errno = EPIPE;
+		break;
 	default:
 		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
 			snprintf(t->last_error, sizeof(t->last_error),

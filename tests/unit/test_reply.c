@@ -476,6 +476,13 @@ failing_write(void *ctx, const void *p, size_t len)
 	return -1;
 }
 
+static const char *
+fake_tls_error(void *ctx)
+{
+	(void)ctx;
+	return "TLS: the server sent the alert 'X'";
+}
+
 static void
 test_iobuf_network_errors(void)
 {
@@ -504,6 +511,21 @@ test_iobuf_network_errors(void)
 		CHECK_INT(iobuf_flush(&io, &err), -1);
 		CHECK_INT(err.cls, ERR_TEMP);
 	}
+	/* A TLS failure (an alert, a bad record) is the server breaking
+	   the protocol, in the back end's words when it has them. */
+	e = EPROTO;
+	CHECK_INT(iobuf_getline(&io, &line, &len, &err), -1);
+	CHECK_INT(err.cls, ERR_PROTOCOL);
+	be.last_error = fake_tls_error;
+	iobuf_set_backend(&io, &be);
+	CHECK_INT(iobuf_getline(&io, &line, &len, &err), -1);
+	CHECK_INT(err.cls, ERR_PROTOCOL);
+	CHECK_STR(err.text, "read: TLS: the server sent the alert 'X'");
+	iobuf_queue(&io, "QUIT\r\n", 6);
+	CHECK_INT(iobuf_flush(&io, &err), -1);
+	CHECK_INT(err.cls, ERR_PROTOCOL);
+	be.last_error = NULL;
+	iobuf_set_backend(&io, &be);
 	/* What is not the network stays a local I/O error. */
 	e = EFAULT;
 	CHECK_INT(iobuf_getline(&io, &line, &len, &err), -1);
