@@ -1,7 +1,8 @@
 /*
  * secret.c - where the password comes from, in this order: the account's
  * password key; passwordeval; ~/.netrc; SYSCONFDIR/netrc; the keyring
- * (not in this build); a prompt on /dev/tty.
+ * (keyring.h: libsecret when built --with-libsecret); a prompt on
+ * /dev/tty.
  *
  * passwordeval runs its command as /bin/sh -c COMMAND, as msmtp does, so
  * existing configurations (pipes, quoting, ~) keep working. Its standard
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "keyring.h"
 #include "secret.h"
 #include "xmalloc.h"
 
@@ -484,17 +486,16 @@ secret_from_netrc_files(
 /* --- keyring ------------------------------------------------------------ */
 
 /*
- * The freedesktop Secret Service through libsecret is not in this build:
- * it always says "not found". The --with-libsecret configure switch will
- * put the real lookup in its own file behind this function, so no #ifdef
- * lands here.
+ * The freedesktop Secret Service, behind keyring.h: libsecret loaded at
+ * run time when built --with-libsecret, else a keyring that has nothing
+ * and says why. A keyring that cannot be asked is not an error: the
+ * terminal may still answer, and why goes into the "no password" error.
  */
 static int
-secret_from_keyring(const struct secret_query *q, char **out)
+secret_from_keyring(
+	const struct secret_query *q, char **out, char *why, size_t why_size)
 {
-	(void)q;
-	*out = NULL;
-	return 0;
+	return keyring_lookup(q->host, q->user, out, why, why_size);
 }
 
 /* --- the terminal ------------------------------------------------------- */
@@ -614,8 +615,10 @@ secret_prompt_tty(const char *tty, const struct secret_query *q, char **out,
 
 /* --- the order ---------------------------------------------------------- */
 
+/* why: the keyring's reason for not being asked, or "" when it was. */
 static void
-secret_not_found(const struct secret_query *q, struct error *err)
+secret_not_found(
+	const struct secret_query *q, const char *why, struct error *err)
 {
 	char user[256], host[256];
 
@@ -623,15 +626,22 @@ secret_not_found(const struct secret_query *q, struct error *err)
 		q->user ? strlen(q->user) : 9);
 	log_escape(host, sizeof(host), q->host ? q->host : "(no host)",
 		q->host ? strlen(q->host) : 9);
-	error_set(err, ERR_CONFIG,
-		"account '%s': no password for %s at %s (set password, "
-		"passwordeval, or a netrc entry)",
-		secret_account(q), user, host);
+	if (*why)
+		error_set(err, ERR_CONFIG,
+			"account '%s': no password for %s at %s (set password, "
+			"passwordeval, or a netrc entry; keyring: %s)",
+			secret_account(q), user, host, why);
+	else
+		error_set(err, ERR_CONFIG,
+			"account '%s': no password for %s at %s (set password, "
+			"passwordeval, a netrc entry, or a keyring entry)",
+			secret_account(q), user, host);
 }
 
 int
 secret_lookup(const struct secret_query *q, char **out, struct error *err)
 {
+	char why[512] = "";
 	int rc;
 
 	*out = NULL;
@@ -643,13 +653,13 @@ secret_lookup(const struct secret_query *q, char **out, struct error *err)
 		return secret_from_eval(q, out, err);
 	rc = secret_from_netrc_files(q, out, err);
 	if (rc == 0)
-		rc = secret_from_keyring(q, out);
+		rc = secret_from_keyring(q, out, why, sizeof(why));
 	if (rc == 0)
 		rc = secret_prompt_tty("/dev/tty", q, out, err);
 	if (rc < 0)
 		return -1;
 	if (rc > 0)
 		return 0;
-	secret_not_found(q, err);
+	secret_not_found(q, why, err);
 	return -1;
 }

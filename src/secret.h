@@ -26,8 +26,10 @@ struct secret_query {
  * Find the password, first found wins: the password key; passwordeval
  * (run as /bin/sh -c COMMAND like msmtp, stdin /dev/null, stderr
  * inherited, all its output read up to 1 MiB, the first line without
- * CR/LF); ~/.netrc; SYSCONFDIR/netrc; the keyring (not in this build:
- * always "not found"); a prompt on /dev/tty when it can be opened. *out is
+ * CR/LF); ~/.netrc; SYSCONFDIR/netrc; the keyring (keyring.h; a build
+ * without --with-libsecret has none, and a keyring that cannot be reached
+ * is passed over, its reason added to the "no password" error); a prompt
+ * on /dev/tty when it can be opened. *out is
  * a new string to release with secret_free. Errors: ERR_CONFIG when
  * passwordeval fails (its exit status or signal named, never its output),
  * prints an empty first line or more than 1 MiB, when ~/.netrc is not

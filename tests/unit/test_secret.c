@@ -302,6 +302,10 @@ test_prompt_pty(void)
 	CHECK_INT(status, 0);
 }
 
+#define NO_PW                                                                  \
+	"account 'acct': no password for alice at smtp.example.org (set "      \
+	"password, passwordeval, "
+
 static void
 test_prompt_no_tty(void)
 {
@@ -330,13 +334,11 @@ test_prompt_no_tty(void)
 
 		setsid();
 		rc = secret_lookup(&q, &out, &err);
+		/* What follows the sources is the keyring's part, which
+		   depends on the build and the session (test_keyring). */
 		_exit(rc == -1 && out == NULL && err.cls == ERR_CONFIG &&
-					strcmp(err.text, "account 'acct': no "
-							 "password for alice "
-							 "at smtp.example.org "
-							 "(set password, "
-							 "passwordeval, or a "
-							 "netrc entry)") == 0
+					strncmp(err.text, NO_PW,
+						strlen(NO_PW)) == 0
 				? 0
 				: 1);
 	}
