@@ -19,8 +19,6 @@
 #include "buf.h"
 #include "xmalloc.h"
 
-/* The longest mechanism name RFC 4422 §3.1 allows is 20 characters. */
-#define AUTH_MECH_MAX 20
 /* A server challenge this large is not a SASL challenge. */
 #define AUTH_CHALLENGE_MAX (64 * 1024)
 
@@ -361,21 +359,8 @@ auth_start(struct auth **out, const char *mech, const struct auth_params *p,
 	return 0;
 }
 
-/* Strict RFC 4648 §4 base64, as RFC 4954 §4 requires of challenges. */
-static int
-auth_base64_valid(const char *s)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = strlen(s);
-	size_t body = strspn(s, alphabet);
-	size_t pad = len - body;
-
-	if (len % 4 != 0 || pad > 2)
-		return 0;
-	return strspn(s + body, "=") == pad;
-}
-
+/* RFC 4954 §4: a challenge is base64 (RFC 4648 §4). gsasl_base64_from is
+   strict: no whitespace, padding only at the end, length a multiple of 4. */
 static int
 auth_decode(const struct auth *a, const char *in, char **raw, size_t *rawlen,
 	struct error *err)
@@ -384,7 +369,7 @@ auth_decode(const struct auth *a, const char *in, char **raw, size_t *rawlen,
 	*rawlen = 0;
 	if (!in || !*in)
 		return 0;
-	if (strlen(in) > AUTH_CHALLENGE_MAX || !auth_base64_valid(in) ||
+	if (strlen(in) > AUTH_CHALLENGE_MAX ||
 		gsasl_base64_from(in, strlen(in), raw, rawlen) != GSASL_OK) {
 		error_set(err, ERR_PROTOCOL,
 			"AUTH %s: the server's challenge is not valid base64",

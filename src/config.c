@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
@@ -43,7 +44,7 @@ enum config_type {
 	TYPE_AUTH,        /* on | off | a SASL mechanism name */
 	TYPE_SYSLOG,      /* on | off | LOG_xxx */
 	TYPE_TRUST,       /* a file name as TYPE_PATH; "system" unsets */
-	TYPE_FINGERPRINT, /* SHA-256 or SHA-1 in hex, colons optional */
+	TYPE_FINGERPRINT, /* tls_fingerprint_parse's SHA-256 or SHA-1 */
 };
 
 struct config_keydef {
@@ -405,71 +406,26 @@ config_set_auth(char **v, struct error *err)
 	return 0;
 }
 
-static int
-config_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/*
- * "AB:CD:.." or "abcd..": bytes as two hex digits each, either every pair
- * separated by one colon or no colons at all. Returns the byte count, or
- * 0 when the syntax is wrong. out receives "AB:CD:.." (3 * 64 bytes do).
- */
-static size_t
-config_parse_hex(const char *v, char *out, size_t outsize)
-{
-	int colons = strchr(v, ':') != NULL;
-	size_t n = 0, o = 0;
-
-	while (*v) {
-		if (config_hex_value(v[0]) < 0 || config_hex_value(v[1]) < 0)
-			return 0;
-		if (o + 4 > outsize)
-			return 0;
-		if (n > 0)
-			out[o++] = ':';
-		out[o++] = (char)toupper((unsigned char)v[0]);
-		out[o++] = (char)toupper((unsigned char)v[1]);
-		n++;
-		v += 2;
-		if (colons && *v == ':' && v[1] != '\0')
-			v++;
-		else if (*v && (colons || *v == ':'))
-			return 0;
-	}
-	out[o] = '\0';
-	return n;
-}
-
 /*
  * A pinned certificate: SHA-256 (32 bytes) or SHA-1 (20, deprecated but
- * what older msmtp configurations hold). MD5 and anything else are
- * refused here, so a typo is found when the file is read, not as a
- * "fingerprint mismatch" at the server.
+ * what older msmtp configurations hold), checked with the TLS module's
+ * own parser. MD5 and anything else are refused here, so a typo is found
+ * when the file is read, not as a "fingerprint mismatch" at the server.
  */
 static int
-config_set_fingerprint(char **v, struct error *err)
+config_check_fingerprint(const char *v, struct error *err)
 {
-	char norm[3 * 64], q[3 * 64 + 8]; /* a whole fingerprint shown */
-	size_t n = config_parse_hex(*v, norm, sizeof(norm));
+	unsigned char pin[TLS_FINGERPRINT_MAX];
+	char q[3 * 64 + 8]; /* a whole fingerprint shown */
 
-	if (n != 32 && n != 20) {
-		error_set(err, ERR_CONFIG,
-			"'tls_fingerprint' must be a SHA-256 (32 bytes) or "
-			"SHA-1 (20 bytes) fingerprint in hex, "
-			"as AB:CD:.. or ABCD.., not '%s'",
-			config_quote(q, sizeof(q), *v));
-		return -1;
-	}
-	config_free_str(v);
-	*v = xstrdup(norm);
-	return 0;
+	if (tls_fingerprint_parse(v, pin) != 0)
+		return 0;
+	error_set(err, ERR_CONFIG,
+		"'tls_fingerprint' must be a SHA-256 (32 bytes) or "
+		"SHA-1 (20 bytes) fingerprint in hex, "
+		"as AB:CD:.. or ABCD.., not '%s'",
+		config_quote(q, sizeof(q), v));
+	return -1;
 }
 
 /* port, timeout and the on/off keys: stored in a, v is freed. */
@@ -574,7 +530,7 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 	case TYPE_AUTH:
 		return config_set_auth(v, err);
 	case TYPE_FINGERPRINT:
-		return config_set_fingerprint(v, err);
+		return config_check_fingerprint(*v, err);
 	default:
 		return config_set_number(a, k, v, err);
 	}
@@ -1216,6 +1172,16 @@ config_check_account(const struct account *acct, struct error *err)
 			acct->name, acct->file, acct->line,
 			acct->tls_cert_file ? "tls_cert_file" : "tls_key_file",
 			acct->tls_cert_file ? "tls_key_file" : "tls_cert_file");
+		return -1;
+	}
+	/* With no check at all the pin would be ignored, and the account
+	   would read as pinned while anyone could stand in for the server. */
+	if (acct->tls && acct->tls_fingerprint && !acct->tls_certcheck) {
+		error_set(err, ERR_CONFIG,
+			"account '%s' (%s:%u): 'tls_fingerprint' and "
+			"'tls_certcheck off' contradict each other: the pin "
+			"is a check; remove one",
+			acct->name, acct->file, acct->line);
 		return -1;
 	}
 	return 0;

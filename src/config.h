@@ -64,9 +64,9 @@ struct account {
 	int tls_starttls;     /* 1 (default): STARTTLS; 0: implicit TLS */
 	char *tls_trust_file; /* PEM CA file, NULL = the system store
 				 ("system" in the file means NULL) */
-	char *tls_fingerprint;   /* pinned certificate, normalised to upper
-				    case "AB:CD:..", 32 (SHA-256) or 20
-				    (SHA-1) bytes; NULL if not set */
+	char *tls_fingerprint;   /* pinned certificate as written, checked
+				    with tls_fingerprint_parse: 32 (SHA-256)
+				    or 20 (SHA-1) bytes; NULL if not set */
 	int tls_certcheck;       /* 1 (default); 0 after "tls_certcheck off" */
 	char *tls_host_override; /* name to verify and send as SNI, NULL =
 				    host */
@@ -147,8 +147,10 @@ const struct account *config_choose(const struct config *cfg, const char *name,
 	const char *sender, struct error *err);
 
 /*
- * Refuse an account that cannot be used as written: no host, or a client
- * certificate without its key (or a key without its certificate).
+ * Refuse an account that cannot be used as written: no host, a client
+ * certificate without its key (or a key without its certificate), or
+ * TLS with tls_fingerprint and tls_certcheck off (the pin would be
+ * ignored).
  * ERR_CONFIG naming the account and file:line.
  */
 int config_check_account(const struct account *acct, struct error *err);

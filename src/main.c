@@ -714,10 +714,20 @@ setup_session(struct setup *su, const struct account *acct, int serverinfo,
 	return 0;
 }
 
+/* Once AUTH is over the password has no use: it does not stay in memory
+   while the message goes out. */
+static void
+setup_forget_password(struct setup *su)
+{
+	secret_free(su->password);
+	su->password = NULL;
+	su->auth.password = NULL;
+}
+
 static void
 setup_release(struct setup *su)
 {
-	secret_free(su->password);
+	setup_forget_password(su);
 	free(su->host);
 	free(su->tls_host);
 	memset(su, 0, sizeof(*su));
@@ -781,6 +791,7 @@ submit(struct submission *sub, struct error *err)
 	   after a 421, a timeout, an aborted DATA or a server whose SCRAM
 	   signature failed). */
 	r = smtp_open(&s, fd, &su.params, err);
+	setup_forget_password(&su);
 	if (r == 0)
 		r = smtp_send(&s, &senv, &src, err);
 	smtp_quit(&s);

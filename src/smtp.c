@@ -114,8 +114,12 @@ smtp_set_state(struct smtp_session *s, enum smtp_state st)
 
 /* --- sending ------------------------------------------------------------ */
 
-/* Queue a command; -v shows it, or shown instead when that is non-NULL
-   (AUTH lines carry the credentials). */
+/*
+ * Queue a command and its CRLF in one append: had the output queue to
+ * grow for the CRLF after the line, the block it left would keep a copy
+ * of an AUTH line's credentials in freed memory, never wiped. -v shows
+ * the line, or shown instead when that is non-NULL (AUTH lines).
+ */
 static void
 smtp_queue_line(
 	struct smtp_session *s, const char *line, size_t len, const char *shown)
@@ -124,8 +128,7 @@ smtp_queue_line(
 		log_transcript('>', shown, strlen(shown));
 	else
 		log_transcript('>', line, len);
-	iobuf_queue(&s->io, line, len);
-	iobuf_queue(&s->io, "\r\n", 2);
+	iobuf_queuef(&s->io, "%.*s\r\n", (int)len, line);
 }
 
 /* " KEY=VALUE" with the value upper-cased (RFC 3461 NOTIFY and RET

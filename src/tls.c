@@ -33,8 +33,7 @@
 
 /* RFC 8314 §4.1 / RFC 9325: nothing older than TLS 1.2. */
 #define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define TLS_PIN_MAX            32 /* SHA-256; SHA-1 pins have 20 bytes */
-#define TLS_HEX_MAX            (TLS_PIN_MAX * 3)
+#define TLS_HEX_MAX            (TLS_FINGERPRINT_MAX * 3)
 #define TLS_BYE_MS             1000 /* close_notify is a courtesy */
 #define TLS_NAMES_MAX          16   /* names listed in a mismatch error */
 #define TLS_SANS_MAX           1024 /* a bound for a malformed extension */
@@ -49,7 +48,7 @@ struct tls {
 	int verified;
 	int custom_priorities; /* tls_priorities set: its versions rule */
 	char *host; /* without a trailing dot; NULL when none was given */
-	unsigned char pin[TLS_PIN_MAX];
+	unsigned char pin[TLS_FINGERPRINT_MAX];
 	size_t pin_len; /* 0: no pinned fingerprint */
 	char *verify_error;
 	char last_error[TLS_TEXT_MAX]; /* why the record layer failed */
@@ -115,32 +114,34 @@ tls_hex_value(char c)
 	return -1;
 }
 
-/* Hex with optional colons between bytes: 32 bytes (SHA-256) or 20
-   (SHA-1). */
+size_t
+tls_fingerprint_parse(const char *s, unsigned char *out)
+{
+	int colons = strchr(s, ':') != NULL;
+	size_t n = 0;
+	int hi, lo;
+
+	while (*s) {
+		hi = tls_hex_value(s[0]);
+		lo = hi < 0 ? -1 : tls_hex_value(s[1]);
+		if (lo < 0 || n == TLS_FINGERPRINT_MAX)
+			return 0;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+		if (colons && *s == ':' && s[1] != '\0')
+			s++;
+		else if (colons && *s)
+			return 0;
+	}
+	return n == 32 || n == 20 ? n : 0;
+}
+
 static int
 tls_parse_pin(struct tls *t, const char *s, struct error *err)
 {
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *s; s++) {
-		if (*s == ':' && hi < 0 && n > 0 && s[1] != '\0')
-			continue;
-		v = tls_hex_value(*s);
-		if (v < 0 || n == TLS_PIN_MAX)
-			goto bad;
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		t->pin[n++] = (unsigned char)(hi << 4 | v);
-		hi = -1;
-	}
-	if (hi < 0 && (n == 32 || n == 20)) {
-		t->pin_len = n;
+	t->pin_len = tls_fingerprint_parse(s, t->pin);
+	if (t->pin_len)
 		return 0;
-	}
-bad:
 	error_set(err, ERR_CONFIG,
 		"tls_fingerprint: not a SHA-256 (32 bytes) or SHA-1 (20 bytes) "
 		"fingerprint in hex");
@@ -495,7 +496,7 @@ tls_handshake(struct tls *t, unsigned timeout, struct error *err)
 static void
 tls_check_pin(struct tls *t, const gnutls_datum_t *der, struct buf *why)
 {
-	unsigned char got[TLS_PIN_MAX];
+	unsigned char got[TLS_FINGERPRINT_MAX];
 	char want_hex[TLS_HEX_MAX], got_hex[TLS_HEX_MAX];
 	int sha1 = t->pin_len == 20;
 

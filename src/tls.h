@@ -32,9 +32,10 @@ struct tls_params {
 				    dot is ignored. NULL only when no name
 				    check will be made */
 	const char *trust_file;  /* PEM CA file; NULL = the system store */
-	const char *fingerprint; /* pinned server certificate, "AB:CD:.."
-				    SHA-256 (or SHA-1: accepted with a
-				    deprecation warning on stderr), NULL */
+	const char *fingerprint; /* pinned server certificate as
+				    tls_fingerprint_parse reads it: SHA-256
+				    (or SHA-1: accepted with a deprecation
+				    warning on stderr), NULL */
 	int certcheck;           /* 1 (default); 0 = tls_certcheck off */
 	const char *priorities;  /* GnuTLS priority string, NULL = default
 				    with TLS 1.2 minimum */
@@ -47,6 +48,19 @@ struct tls_params {
 };
 
 struct tls; /* opaque */
+
+/* Bytes of the longest fingerprint (SHA-256). */
+#define TLS_FINGERPRINT_MAX 32
+
+/*
+ * A certificate fingerprint as tls_params.fingerprint (the tls_fingerprint
+ * key) is written: hex pairs in either case, every pair separated by one
+ * colon or none at all ("AB:CD:.." as certtool and --serverinfo print it,
+ * or "abcd.."). Fills out and returns 32 (SHA-256) or 20 (SHA-1); 0 for
+ * anything else, MD5 included. Pure: the configuration checks the key
+ * with it when the file is read.
+ */
+size_t tls_fingerprint_parse(const char *s, unsigned char *out);
 
 /*
  * Handshake over fd (non-blocking or not; left non-blocking) and verify.

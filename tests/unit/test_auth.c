@@ -223,6 +223,12 @@ test_plain_login(void)
 	CHECK_INT(err.cls, ERR_PROTOCOL);
 	out = step(a, "VX=lcm5h", -1, &err); /* padding inside */
 	CHECK_INT(err.cls, ERR_PROTOCOL);
+	out = step(a, "VXNl cm5h", -1, &err); /* a space */
+	CHECK_INT(err.cls, ERR_PROTOCOL);
+	out = step(a, "VXNlcm5h====", -1, &err); /* a padding block */
+	CHECK_INT(err.cls, ERR_PROTOCOL);
+	out = step(a, "=", -1, &err);
+	CHECK_INT(err.cls, ERR_PROTOCOL);
 	CHECK(strstr(err.text, "base64") != NULL);
 	auth_finish(a);
 

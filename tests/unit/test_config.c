@@ -340,17 +340,18 @@ test_values_fingerprint(void)
 			  "hex, as AB:CD:.. or ABCD.., not '";
 	char want[512];
 
-	CHECK_STR(fingerprint(fp256), fp256);
-	CHECK_STR(fingerprint("9f86d081884c7d659a2feaa0c55ad015"
-			      "a3bf4f1b2b0b822cd15d6c15b0f00a08"),
-		fp256);
-	CHECK_STR(
-		fingerprint("9f:86:d0:81:88:4c:7d:65:9a:2f:ea:a0:c5:5a:d0:15:"
-			    "a3:bf:4f:1b:2b:0b:82:2c:d1:5d:6c:15:b0:f0:0a:08"),
-		fp256);
-	/* SHA-1: accepted here; the warning is the TLS module's */
-	CHECK_STR(fingerprint("A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"),
-		"A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3");
+	/* kept as written: the TLS module reads every accepted form */
+	static const char *const right[] = {
+		fp256,
+		"9f86d081884c7d659a2feaa0c55ad015"
+		"a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"9f:86:d0:81:88:4c:7d:65:9a:2f:ea:a0:c5:5a:d0:15:"
+		"a3:bf:4f:1b:2b:0b:82:2c:d1:5d:6c:15:b0:f0:0a:08",
+		/* SHA-1: accepted here; the warning is the TLS module's */
+		"A94A8FE5CCB19BA61C4C0873D391E987982FBBD3",
+	};
+	for (size_t i = 0; i < sizeof(right) / sizeof(right[0]); i++)
+		CHECK_STR(fingerprint(right[i]), right[i]);
 	CHECK_STR(fingerprint("\"\""), "(unset)");
 	/* MD5 (16 bytes), one byte short, odd digits, stray or missing
 	   colons, non-hex: all refused with the value quoted */
@@ -753,6 +754,22 @@ test_check_account(void)
 	CHECK_STR(check_account("account a\nhost h\ntls_key_file k.pem\n"),
 		"78 account 'a' (t.conf:1): 'tls_key_file' is set without "
 		"'tls_cert_file'");
+	/* a pin is a check: with tls_certcheck off it would be ignored
+	   silently, so the two together are refused, inherited or not */
+	CHECK_STR(check_account("defaults\ntls_certcheck off\naccount a\n"
+				"host h\ntls_fingerprint "
+				"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:"
+				"89:AB:CD:EF:01\n"),
+		"78 account 'a' (t.conf:3): 'tls_fingerprint' and "
+		"'tls_certcheck off' contradict each other: the pin is a "
+		"check; remove one");
+	CHECK_STR(check_account("account a\nhost h\ntls_certcheck off\n"
+				"tls_trust_file /ca.pem\n"),
+		"ok");
+	CHECK_STR(check_account("account a\nhost h\ntls off\n"
+				"tls_certcheck off\ntls_fingerprint "
+				"A94A8FE5CCB19BA61C4C0873D391E987982FBBD3\n"),
+		"ok");
 }
 
 /* Whether an account authenticates: user set (auth not off), or auth
