@@ -193,18 +193,12 @@ log_verbose(void)
 void
 log_transcript(char dir, const char *line, size_t len)
 {
-	log_transcript_secret(dir, line, len, len);
-}
-
-void
-log_transcript_secret(char dir, const char *line, size_t len, size_t keep)
-{
 	char esc[2048];
 
 	if (log_level < 1)
 		return;
-	log_escape(esc, sizeof(esc), line, keep < len ? keep : len);
-	fprintf(stderr, "%c %s%s\n", dir, esc, keep < len ? "***" : "");
+	log_escape(esc, sizeof(esc), line, len);
+	fprintf(stderr, "%c %s\n", dir, esc);
 }
 
 void

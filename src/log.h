@@ -68,12 +68,10 @@ void log_set_verbose(int level);
 int log_verbose(void);
 /*
  * One transcript line for -v: dir is '<' (from the server) or '>' (to it).
- * The line is escaped; a line that carries a secret (AUTH) must be passed
- * through log_transcript_secret instead.
+ * The line is escaped. A line that carries a secret (AUTH) must never
+ * come here: smtp.c logs "AUTH MECH <hidden>" and "<hidden>" instead.
  */
 void log_transcript(char dir, const char *line, size_t len);
-/* Like log_transcript, but shows only the first keep bytes, then "***". */
-void log_transcript_secret(char dir, const char *line, size_t len, size_t keep);
 /* A free-form -v line ("connecting to host port 25"). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -632,6 +632,26 @@ tls_check_chain(
 
 /* RFC 9525 §6: the DNS-ID (or an IP-ID for an address literal) must
    match; the names the certificate does have make the error useful. */
+static int
+tls_crt_has_dns_san(gnutls_x509_crt_t crt)
+{
+	char raw[256];
+	size_t size;
+	unsigned i;
+	int type;
+
+	for (i = 0; i < TLS_SANS_MAX; i++) {
+		size = sizeof(raw);
+		type = gnutls_x509_crt_get_subject_alt_name(
+			crt, i, raw, &size, NULL);
+		if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER)
+			break;
+		if (type == GNUTLS_SAN_DNSNAME)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 tls_check_name(struct tls *t, gnutls_x509_crt_t leaf, struct buf *why)
 {
@@ -641,6 +661,14 @@ tls_check_name(struct tls *t, gnutls_x509_crt_t leaf, struct buf *why)
 	size_t size = sizeof(raw);
 	int ok;
 
+	/* RFC 9525 §6.3: a client checks the DNS-IDs of subjectAltName and
+	   never falls back to the CN, which GnuTLS would do for a
+	   certificate without a DNS name. */
+	if (!iplen && !tls_crt_has_dns_san(leaf)) {
+		tls_why_add(why, "certificate names no host in its "
+				 "subjectAltName (the CN does not count)");
+		return;
+	}
 	ok = iplen ? gnutls_x509_crt_check_ip(leaf, ip, iplen, 0)
 		   : gnutls_x509_crt_check_hostname2(leaf, t->host, 0);
 	if (ok)

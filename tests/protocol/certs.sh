@@ -9,6 +9,7 @@
 #   unknown-ca      a second CA that no case trusts
 #   server          CN localhost, SAN DNS:localhost and IP 127.0.0.1, by ca
 #   wrong-name      SAN DNS:wrong.example and DNS:other.example, by ca
+#   cn-only         CN=localhost and no subjectAltName, by ca
 #   expired         localhost, valid 2020-01-01 .. 2021-01-01, by ca
 #   not-yet-valid   localhost, valid from 2090-01-01, by ca
 #   self-signed     localhost, signed by its own key
@@ -88,6 +89,7 @@ leaf unknown-issuer unknown-ca "$localhost" "$server_usage" \
 leaf idn ca 'cn = "xn--bcher-kva.example"' \
 	'dns_name = "xn--bcher-kva.example"' "$server_usage" \
 	"expiration_days = 3650"
+leaf cn-only ca 'cn = "localhost"' "$server_usage" "expiration_days = 3650"
 leaf client ca 'cn = "postie test client"' 'tls_www_client' 'signing_key' \
 	"expiration_days = 3650"
 rm -f ./*.tmpl
