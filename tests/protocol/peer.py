@@ -152,6 +152,15 @@ def parse_script(lines):
                 steps.append((lineno, 'eof', None))
             else:
                 steps.append((lineno, op, rest.encode('utf-8') + b'\r\n'))
+        elif text[:2] == 'C~':
+            rest = text[2:]
+            if rest.startswith(' '):
+                rest = rest[1:]
+            try:
+                rx = re.compile(rest.encode('utf-8'))
+            except re.error as e:
+                raise ScriptError('line %d: bad regex: %s' % (lineno, e))
+            steps.append((lineno, 'C~', rx))
         elif text[:2] == 'C*':
             count, _, rep = text[2:].strip().partition(' ')
             steps.append((lineno, 'C*', (int(count),
@@ -394,6 +403,14 @@ class Peer:
             self._expect_line(lineno, op, arg)
         elif op == 'C+':
             self._expect_bytes(lineno, arg)
+        elif op == 'C~':
+            got = self._line()
+            if not got.endswith(b'\r\n') or \
+                    not arg.fullmatch(got[:-2]):
+                raise Failure('%sexpected a line matching %r\n  got      %r'
+                              % (_at(lineno), arg.pattern.decode('utf-8', 'replace'),
+                                 show(got) if got else '<eof>'))
+            self.pos += len(got)
         elif op == 'C*':
             count, want = arg
             for k in range(count):
