@@ -12,12 +12,15 @@
 #include "autoconf.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <idn2.h>
 
@@ -688,15 +691,68 @@ address_list_release(struct address_list *l)
 
 struct dedupe_key {
 	const char *mailbox;
+	size_t local_len; /* bytes before the last '@' (all when none) */
 	size_t index;
 };
+
+/*
+ * The length of the local part: a quoted one may hold '@' itself, so it
+ * ends at its closing quote; an unquoted one at its '@' (a dot-string
+ * has none). Anything malformed falls back to the last '@'.
+ */
+static size_t
+local_part_len(const char *mailbox)
+{
+	const char *at;
+	size_t i = 1;
+
+	if (mailbox[0] == '"') {
+		while (mailbox[i] && mailbox[i] != '"')
+			i += mailbox[i] == '\\' && mailbox[i + 1] ? 2 : 1;
+		if (mailbox[i] == '"' &&
+			(mailbox[i + 1] == '@' || mailbox[i + 1] == '\0'))
+			return i + 1;
+	}
+	at = strrchr(mailbox, '@');
+	return at ? (size_t)(at - mailbox) : strlen(mailbox);
+}
+
+/* Whether a mailbox is qualified: "root" and "\"a@b\"" are not. */
+static int
+mailbox_has_domain(const char *mailbox)
+{
+	return mailbox[local_part_len(mailbox)] == '@';
+}
+
+/*
+ * RFC 5321 §2.4: the local part may be case-sensitive, so it is compared
+ * byte for byte; the domain is not. A mailbox without '@' sorts before
+ * the same local part with a domain, and never equals it.
+ */
+static int
+dedupe_order(const struct dedupe_key *x, const struct dedupe_key *y)
+{
+	size_t n = x->local_len < y->local_len ? x->local_len : y->local_len;
+	int c = memcmp(x->mailbox, y->mailbox, n);
+	const char *dx, *dy;
+
+	if (c)
+		return c;
+	if (x->local_len != y->local_len)
+		return x->local_len < y->local_len ? -1 : 1;
+	dx = x->mailbox + x->local_len;
+	dy = y->mailbox + y->local_len;
+	if (*dx == '\0' || *dy == '\0')
+		return (*dx != '\0') - (*dy != '\0');
+	return strcasecmp(dx + 1, dy + 1);
+}
 
 /* Equal mailboxes sort together, earliest first. */
 static int
 dedupe_compare(const void *a, const void *b)
 {
 	const struct dedupe_key *x = a, *y = b;
-	int c = strcasecmp(x->mailbox, y->mailbox);
+	int c = dedupe_order(x, y);
 
 	if (c)
 		return c;
@@ -716,11 +772,12 @@ address_list_dedupe(struct address_list *l)
 	drop = xcalloc(l->n, 1);
 	for (i = 0; i < l->n; i++) {
 		keys[i].mailbox = l->v[i].mailbox;
+		keys[i].local_len = local_part_len(l->v[i].mailbox);
 		keys[i].index = i;
 	}
 	qsort(keys, l->n, sizeof(*keys), dedupe_compare);
 	for (i = 1; i < l->n; i++)
-		if (strcasecmp(keys[i].mailbox, keys[i - 1].mailbox) == 0)
+		if (dedupe_order(&keys[i], &keys[i - 1]) == 0)
 			drop[keys[i].index] = 1;
 	/* Compacting in place keeps n a count the growth rule still fits:
 	   the array is only ever larger than list_add needs. */
@@ -1035,4 +1092,595 @@ address_idna_to_ascii(const char *in, char **out, struct error *err)
 	*out = xstrdup(ace);
 	idn2_free(ace);
 	return 0;
+}
+
+/* A new "local@domain" from the first local_len bytes of local. */
+static char *
+mailbox_join(const char *local, size_t local_len, const char *domain)
+{
+	size_t dlen = strlen(domain);
+	char *m = xmalloc(local_len + dlen + 2);
+
+	memcpy(m, local, local_len);
+	m[local_len] = '@';
+	memcpy(m + local_len + 1, domain, dlen + 1);
+	return m;
+}
+
+int
+address_is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+int
+address_local_is_ascii(const char *mailbox)
+{
+	size_t i, n = local_part_len(mailbox);
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)mailbox[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether an all-ASCII domain needs libidn2 to look at it: only when a
+ * label claims to be an A-label (RFC 5890 §2.3.2.1), which a sender could
+ * forge to smuggle a name IDNA 2008 forbids.
+ */
+static int
+domain_has_alabel(const char *d)
+{
+	for (;;) {
+		if (strncasecmp(d, "xn--", 4) == 0)
+			return 1;
+		d = strchr(d, '.');
+		if (!d)
+			return 0;
+		d++;
+	}
+}
+
+/* libidn2 passes "a..b" and "a." through untouched; the envelope may not. */
+static int
+domain_has_empty_label(const char *d)
+{
+	size_t len = strlen(d);
+
+	return len == 0 || d[0] == '.' || d[len - 1] == '.' ||
+	       strstr(d, "..") != NULL;
+}
+
+static int
+domain_fail(const char *mailbox, const char *domain, const char *why,
+	struct error *err)
+{
+	char esc[256], desc[256];
+
+	log_escape(esc, sizeof(esc), mailbox, strlen(mailbox));
+	log_escape(desc, sizeof(desc), domain, strlen(domain));
+	error_set(err, ERR_DATA, "'%s': invalid domain name '%s' (%s)", esc,
+		desc, why);
+	return -1;
+}
+
+int
+address_domain_to_ascii(const char *mailbox, char **out, struct error *err)
+{
+	size_t local = local_part_len(mailbox);
+	const char *domain = mailbox + local + 1;
+	char *ace = NULL;
+	int r;
+
+	*out = NULL;
+	if (mailbox[local] == '\0' || domain[0] == '[') {
+		*out = xstrdup(mailbox);
+		return 0;
+	}
+	if (domain_has_empty_label(domain))
+		return domain_fail(mailbox, domain, "empty label", err);
+	if (address_is_ascii(domain) && !domain_has_alabel(domain)) {
+		*out = xstrdup(mailbox);
+		return 0;
+	}
+	r = idn2_to_ascii_8z(
+		domain, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (r != IDN2_OK)
+		return domain_fail(mailbox, domain, idn2_strerror(r), err);
+	/* A checked all-ASCII name keeps its spelling; only U-labels change. */
+	*out = mailbox_join(
+		mailbox, local, address_is_ascii(domain) ? domain : ace);
+	idn2_free(ace);
+	return 0;
+}
+
+/* --- aliases ------------------------------------------------------------ */
+
+struct alias_entry {
+	char *name;
+	size_t line; /* where the entry starts, for messages */
+	struct address_list targets;
+};
+
+/* The entry being read: its name line, and its text across continuations. */
+struct alias_reader {
+	struct aliases *a;
+	const char *path;
+	struct error *err;
+	char *name; /* NULL before the first entry */
+	size_t line;
+	struct buf value;
+};
+
+void
+aliases_init(struct aliases *a)
+{
+	a->path = NULL;
+	a->v = NULL;
+	a->n = 0;
+	a->fallback = NULL;
+}
+
+void
+aliases_release(struct aliases *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->v[i].name);
+		address_list_release(&a->v[i].targets);
+	}
+	free(a->v);
+	free(a->path);
+	aliases_init(a);
+}
+
+static int alias_fail(const struct alias_reader *r, size_t line,
+	const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+alias_fail(const struct alias_reader *r, size_t line, const char *fmt, ...)
+{
+	char why[ERROR_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	error_set(r->err, ERR_CONFIG, "%s:%zu: %s", r->path, line, why);
+	return -1;
+}
+
+/*
+ * Targets a sendmail aliases file may hold but only a local delivery
+ * agent can honour; sending them on as addresses would mail "|cmd@domain".
+ */
+static int
+alias_check_targets(const struct alias_reader *r, const struct address_list *l)
+{
+	struct error e;
+	size_t i;
+
+	if (l->n == 0)
+		return alias_fail(
+			r, r->line, "alias '%s' has no addresses", r->name);
+	for (i = 0; i < l->n; i++) {
+		const char *m = l->v[i].mailbox;
+
+		if (m[0] == '|' || m[0] == '/')
+			return alias_fail(r, r->line,
+				"alias '%s': pipes and files need a local "
+				"delivery agent; postie only sends mail",
+				r->name);
+		if (address_check_envelope(m, &e) < 0)
+			return alias_fail(
+				r, r->line, "alias '%s': %s", r->name, e.text);
+	}
+	return 0;
+}
+
+/* The entry read so far, if any, parsed and added to the set. */
+static int
+alias_finish(struct alias_reader *r)
+{
+	struct address_list l;
+	struct alias_entry *e;
+	struct error pe;
+
+	if (!r->name)
+		return 0;
+	address_list_init(&l);
+	if (strstr(r->value.data, ":include:"))
+		return alias_fail(r, r->line,
+			"alias '%s': :include: needs a local delivery agent; "
+			"postie only sends mail",
+			r->name);
+	if (address_parse_list(r->value.data, r->value.len, &l, &pe) < 0)
+		return alias_fail(
+			r, r->line, "alias '%s': %s", r->name, pe.text);
+	if (alias_check_targets(r, &l) < 0) {
+		address_list_release(&l);
+		return -1;
+	}
+	r->a->v = xreallocarray(r->a->v, r->a->n + 1, sizeof(*r->a->v));
+	e = &r->a->v[r->a->n++];
+	e->name = r->name;
+	e->line = r->line;
+	e->targets = l;
+	r->name = NULL;
+	return 0;
+}
+
+/* An alias name is what it replaces: an unquoted, unqualified local part. */
+static int
+alias_name_valid(const char *s, size_t len)
+{
+	return len > 0 && len <= LOCAL_MAX && is_dot_string(s, len);
+}
+
+static int
+alias_append(struct alias_reader *r, const char *s, size_t len)
+{
+	if (buf_append(&r->value, s, len) == 0)
+		return 0;
+	return alias_fail(r, r->line, "alias '%s' is longer than %d bytes",
+		r->name, ALIASES_ENTRY_MAX);
+}
+
+/* "name: addresses" starts an entry. */
+static int
+alias_start(struct alias_reader *r, const char *s, size_t len, size_t line)
+{
+	const char *colon = memchr(s, ':', len);
+	size_t n;
+	char esc[128];
+
+	if (alias_finish(r) < 0)
+		return -1;
+	if (!colon)
+		return alias_fail(r, line, "expected 'name: address, ...'");
+	for (n = (size_t)(colon - s); n > 0 && is_blank(s[n - 1]); n--)
+		;
+	if (!alias_name_valid(s, n))
+		return alias_fail(r, line, "invalid alias name '%s'",
+			log_escape(esc, sizeof(esc), s, n));
+	r->name = xstrndup(s, n);
+	r->line = line;
+	buf_reset(&r->value);
+	return alias_append(r, colon + 1, len - (size_t)(colon - s) - 1);
+}
+
+/*
+ * One line, without its line end. A line that starts with a blank
+ * continues the entry before it (RFC 5322 folding, as sendmail reads
+ * aliases); comments and blank lines in between do not end the entry.
+ */
+static int
+alias_line(struct alias_reader *r, const char *s, size_t len, size_t line)
+{
+	size_t i = 0;
+
+	if (len > 0 && s[len - 1] == '\r')
+		len--;
+	if (memchr(s, '\0', len))
+		return alias_fail(r, line, "NUL byte");
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == len || s[i] == '#')
+		return 0;
+	if (i == 0)
+		return alias_start(r, s, len, line);
+	if (!r->name)
+		return alias_fail(r, line,
+			"continuation line without an alias before it");
+	/* A space, not the line break, joins the lines: the parser would
+	   take a lone LF before a blank as folding anyway. */
+	if (alias_append(r, " ", 1) < 0)
+		return -1;
+	return alias_append(r, s + i, len - i);
+}
+
+static int
+alias_compare(const void *x, const void *y)
+{
+	const struct alias_entry *a = x, *b = y;
+
+	return strcasecmp(a->name, b->name);
+}
+
+/* Sort for lookups, refuse a name defined twice, find "default". */
+static int
+alias_index(struct alias_reader *r)
+{
+	struct aliases *a = r->a;
+	size_t i;
+
+	if (a->n == 0)
+		return 0;
+	qsort(a->v, a->n, sizeof(*a->v), alias_compare);
+	for (i = 1; i < a->n; i++) {
+		const struct alias_entry *x = &a->v[i - 1], *y = &a->v[i];
+		const struct alias_entry *later = x->line > y->line ? x : y;
+
+		if (strcasecmp(x->name, y->name) == 0)
+			return alias_fail(r, later->line,
+				"alias '%s' already defined on line %zu",
+				later->name, (later == x ? y : x)->line);
+	}
+	for (i = 0; i < a->n; i++)
+		if (strcasecmp(a->v[i].name, "default") == 0)
+			a->fallback = &a->v[i];
+	return 0;
+}
+
+int
+aliases_parse(struct aliases *a, const char *path, const char *text, size_t len,
+	struct error *err)
+{
+	struct alias_reader r = {a, path, err, NULL, 0, {0}};
+	size_t pos = 0, line = 1;
+	int rc = -1;
+
+	aliases_init(a);
+	a->path = xstrdup(path);
+	buf_init(&r.value, ALIASES_ENTRY_MAX);
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+		if (alias_line(&r, text + pos, n, line) < 0)
+			goto done;
+		pos += n + (nl != NULL);
+		line++;
+	}
+	if (alias_finish(&r) < 0 || alias_index(&r) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(r.name);
+	buf_release(&r.value);
+	if (rc < 0)
+		aliases_release(a);
+	return rc;
+}
+
+/* The whole file, capped: it is parsed in memory. */
+static int
+alias_read(const char *path, struct buf *text, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t got;
+
+	if (fd < 0) {
+		error_set(err, ERR_CONFIG, "cannot open aliases file '%s': %s",
+			path, strerror(errno));
+		return -1;
+	}
+	do
+		got = buf_read_fd(text, fd, 65536);
+	while (got > 0);
+	if (got < 0 && errno == EFBIG) {
+		error_set(err, ERR_CONFIG,
+			"aliases file '%s' is larger than %d bytes", path,
+			ALIASES_FILE_MAX);
+		rc = -1;
+	} else if (got < 0) {
+		error_set(err, ERR_IO, "cannot read aliases file '%s': %s",
+			path, strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+int
+aliases_load(struct aliases *a, const char *path, struct error *err)
+{
+	struct buf text;
+	int rc = -1;
+
+	aliases_init(a);
+	buf_init(&text, ALIASES_FILE_MAX);
+	if (alias_read(path, &text, err) == 0)
+		rc = aliases_parse(a, path, text.data, text.len, err);
+	buf_release(&text);
+	return rc;
+}
+
+/* --- alias expansion ---------------------------------------------------- */
+
+struct expansion {
+	const struct aliases *a;
+	const char *maildomain; /* NULL when none */
+	struct address_list *out;
+	const struct alias_entry *chain[ALIASES_DEPTH_MAX];
+	size_t depth;
+	size_t produced; /* addresses that came out of aliases */
+	struct error *err;
+};
+
+static const struct alias_entry *
+alias_find(const struct aliases *a, const char *name)
+{
+	struct alias_entry key;
+
+	if (!a || a->n == 0)
+		return NULL;
+	key.name = (char *)name;
+	return bsearch(&key, a->v, a->n, sizeof(*a->v), alias_compare);
+}
+
+/* "aliases PATH: loop: a -> b -> a", from where the cycle starts. */
+static int
+expand_fail_loop(struct expansion *x, const struct alias_entry *again)
+{
+	struct buf msg;
+	size_t i = 0;
+
+	while (x->chain[i] != again)
+		i++;
+	buf_init(&msg, ERROR_TEXT_MAX / 2);
+	for (; i < x->depth; i++)
+		(void)buf_printf(&msg, "%s -> ", x->chain[i]->name);
+	(void)buf_addstr(&msg, again->name);
+	error_set(x->err, ERR_CONFIG, "aliases %s: loop: %s", x->a->path,
+		msg.data);
+	buf_release(&msg);
+	return -1;
+}
+
+static int
+expand_fail_unqualified(struct expansion *x, const char *name)
+{
+	char esc[256];
+
+	log_escape(esc, sizeof(esc), name, strlen(name));
+	error_set(x->err, ERR_DATA,
+		"cannot qualify '%s': no alias, and no maildomain (set "
+		"maildomain or from)",
+		esc);
+	return -1;
+}
+
+static int
+expand_add(struct expansion *x, const char *display, const char *mailbox,
+	const char *group)
+{
+	if (x->depth > 0 && ++x->produced > ALIASES_EXPAND_MAX) {
+		error_set(x->err, ERR_CONFIG,
+			"aliases %s: aliases give more than %d addresses",
+			x->a->path, ALIASES_EXPAND_MAX);
+		return -1;
+	}
+	list_add(x->out, display, mailbox, group);
+	return 0;
+}
+
+/* name@maildomain, for a name no alias claims. */
+static int
+expand_qualify(struct expansion *x, const struct address *in, const char *group)
+{
+	char *m;
+	int rc;
+
+	if (!x->maildomain)
+		return expand_fail_unqualified(x, in->mailbox);
+	m = mailbox_join(in->mailbox, strlen(in->mailbox), x->maildomain);
+	rc = expand_add(x, in->display, m, group);
+	free(m);
+	return rc;
+}
+
+static int expand_entry(struct expansion *x, const struct alias_entry *e,
+	const char *group, int in_default);
+
+/* One address of the input or of an alias: kept, expanded or qualified. */
+static int
+expand_address(struct expansion *x, const struct address *in, const char *group,
+	int in_default)
+{
+	const struct alias_entry *e;
+
+	if (mailbox_has_domain(in->mailbox))
+		return expand_add(x, in->display, in->mailbox, group);
+	e = alias_find(x->a, in->mailbox);
+	if (!e && !in_default && x->a && x->a->fallback) {
+		e = x->a->fallback;
+		in_default = 1;
+	}
+	if (!e)
+		return expand_qualify(x, in, group);
+	return expand_entry(x, e, group, in_default);
+}
+
+static int
+expand_entry(struct expansion *x, const struct alias_entry *e,
+	const char *group, int in_default)
+{
+	size_t i;
+
+	for (i = 0; i < x->depth; i++)
+		if (x->chain[i] == e)
+			return expand_fail_loop(x, e);
+	if (x->depth == ALIASES_DEPTH_MAX) {
+		error_set(x->err, ERR_CONFIG,
+			"aliases %s: '%s' nests more than %d aliases deep",
+			x->a->path, x->chain[0]->name, ALIASES_DEPTH_MAX);
+		return -1;
+	}
+	x->chain[x->depth++] = e;
+	for (i = 0; i < e->targets.n; i++) {
+		const struct address *t = &e->targets.v[i];
+
+		if (expand_address(x, t, group, in_default) < 0)
+			return -1;
+	}
+	x->depth--;
+	return 0;
+}
+
+int
+address_expand(const struct aliases *a, const char *maildomain,
+	struct address_list *l, struct error *err)
+{
+	struct address_list out;
+	struct expansion x;
+	size_t i;
+
+	address_list_init(&out);
+	memset(&x, 0, sizeof(x));
+	x.a = a;
+	x.maildomain = maildomain && *maildomain ? maildomain : NULL;
+	x.out = &out;
+	x.err = err;
+	for (i = 0; i < l->n; i++) {
+		x.depth = 0;
+		if (expand_address(&x, &l->v[i], l->v[i].group, 0) < 0) {
+			address_list_release(&out);
+			return -1;
+		}
+	}
+	address_list_release(l);
+	*l = out;
+	return 0;
+}
+
+int
+address_qualify_name(const struct aliases *a, const char *maildomain,
+	const char *name, char **out, struct error *err)
+{
+	struct address_list l;
+	char esc[256];
+	int rc = -1;
+
+	*out = NULL;
+	if (mailbox_has_domain(name)) {
+		*out = xstrdup(name);
+		return 0;
+	}
+	address_list_init(&l);
+	list_add(&l, NULL, name, NULL);
+	if (address_expand(a, maildomain, &l, err) < 0)
+		goto done;
+	address_list_dedupe(&l);
+	rc = 0;
+	if (l.n == 1) {
+		*out = xstrdup(l.v[0].mailbox);
+	} else if (maildomain && *maildomain) {
+		*out = mailbox_join(name, strlen(name), maildomain);
+	} else {
+		log_escape(esc, sizeof(esc), name, strlen(name));
+		error_set(err, ERR_DATA,
+			"cannot qualify '%s' for a header: its alias gives %zu "
+			"addresses, and no maildomain (set maildomain or from)",
+			esc, l.n);
+		rc = -1;
+	}
+done:
+	address_list_release(&l);
+	return rc;
 }

@@ -47,9 +47,13 @@ void address_list_release(struct address_list *l);
 /* Free the strings of one address and set them to NULL. */
 void address_release(struct address *a);
 /*
- * Drop every address whose mailbox (compared case-insensitively) already
- * stood earlier in the list; the first keeps its place. O(n log n), so a
- * header naming 100,000 recipients costs milliseconds, not minutes.
+ * Drop every address whose mailbox already stood earlier in the list; the
+ * first keeps its place and its spelling. Two mailboxes are the same when
+ * their local parts (up to the last '@') are byte for byte equal and their
+ * domains are equal ignoring ASCII case: RFC 5321 §2.4 lets the receiving
+ * host treat "Bob" and "bob" as different mailboxes, while domains are
+ * case-insensitive. An unqualified name differs from every qualified one.
+ * O(n log n), so a header naming 100,000 recipients costs milliseconds.
  */
 void address_list_dedupe(struct address_list *l);
 
@@ -126,5 +130,133 @@ int address_check_envelope(const char *mailbox, struct error *err);
  * (reason)", for bytes that are not UTF-8 or a name IDNA 2008 refuses.
  */
 int address_idna_to_ascii(const char *in, char **out, struct error *err);
+
+/*
+ * The ASCII form of a mailbox's domain for an envelope going to a server
+ * without SMTPUTF8 (RFC 5890, RFC 6531 §3.2): the domain after the last
+ * '@' becomes A-labels (IDNA 2008 with UTS #46 non-transitional mapping,
+ * so "J@B\u00dcCHER.example" -> "J@xn--bcher-kva.example"); the local part
+ * is kept byte for byte (a non-ASCII local part needs SMTPUTF8, which is
+ * the caller's decision: see address_local_is_ascii). An all-ASCII domain
+ * is kept as written, but its A-labels ("xn--...") are checked, so a
+ * forged or broken one is refused before connecting. Address literals
+ * ("[192.0.2.1]") and names without '@' are copied unchanged. *out is a
+ * new string for the caller to free.
+ * Errors: ERR_DATA, "'MAILBOX': invalid domain name 'DOMAIN' (REASON)",
+ * REASON being "empty label" ("a..b", a trailing '.') or libidn2's words
+ * ("string contains invalid punycode data" for "xn--zz").
+ */
+int address_domain_to_ascii(const char *mailbox, char **out, struct error *err);
+
+/* 1 when every byte of the NUL-terminated s is ASCII (< 0x80), else 0. */
+int address_is_ascii(const char *s);
+
+/*
+ * 1 when the local part of mailbox (everything before its last '@', or
+ * all of it when it has none) is ASCII, else 0. A non-ASCII local part
+ * cannot be converted: it needs SMTPUTF8 (RFC 6531 §3.4).
+ */
+int address_local_is_ascii(const char *mailbox);
+
+/* --- aliases ------------------------------------------------------------ */
+
+#define ALIASES_FILE_MAX   (4 * 1024 * 1024) /* bytes in an aliases file */
+#define ALIASES_ENTRY_MAX  (64 * 1024) /* bytes in one entry's address list */
+#define ALIASES_DEPTH_MAX  16          /* aliases nested in one expansion */
+#define ALIASES_EXPAND_MAX 10000 /* addresses aliases may produce per call */
+
+struct alias_entry; /* private to address.c */
+
+/*
+ * An aliases file (the `aliases FILE` key), msmtp's and sendmail's format:
+ *
+ *   # comment (a line whose first non-blank byte is '#')
+ *   root: admin@example.org
+ *   staff: Ann <ann@example.org>, bob,
+ *     carol@example.org          (a line starting with a blank continues
+ *                                 the entry before it, across blank and
+ *                                 comment lines)
+ *   default: postmaster@example.org
+ *
+ * The name before ':' is an unqualified local part (atext and '.', no
+ * '@'), compared case-insensitively; what follows is an address list in
+ * the form address_parse_list accepts. "default" is the catch-all for
+ * names no line defines. Empty lines are skipped; CRLF line ends are fine.
+ */
+struct aliases {
+	char *path;            /* for messages; NULL when empty */
+	struct alias_entry *v; /* sorted by name, case-insensitively */
+	size_t n;
+	const struct alias_entry *fallback; /* the "default:" entry, or NULL */
+};
+
+/* An empty set of aliases (no file): every lookup misses. */
+void aliases_init(struct aliases *a);
+
+/*
+ * Read and parse the aliases file at path into a (which need not be
+ * initialised). On failure a is left empty, so aliases_release is always
+ * safe. Errors: ERR_CONFIG "cannot open aliases file 'PATH': strerror" (a
+ * missing file too), "aliases file 'PATH' is larger than N bytes", the
+ * aliases_parse errors; ERR_IO "cannot read aliases file 'PATH': ...".
+ */
+int aliases_load(struct aliases *a, const char *path, struct error *err);
+
+/*
+ * Parse len bytes of aliases-file text (need not be NUL-terminated);
+ * path only names the file in messages. aliases_load is this plus the
+ * reading. Errors, all ERR_CONFIG "PATH:LINE: what", LINE being where the
+ * entry starts: a NUL byte, a line without ':', an invalid name, a
+ * continuation line before any entry, an entry with no addresses or over
+ * ALIASES_ENTRY_MAX bytes, an address list that does not parse (the
+ * parser's reason follows), a target that address_check_envelope refuses,
+ * pipes ("|cmd"), files ("/path") and ":include:" (those need a local
+ * delivery agent, which postie is not), and a name defined twice.
+ */
+int aliases_parse(struct aliases *a, const char *path, const char *text,
+	size_t len, struct error *err);
+
+/* Free everything; a is then empty (as after aliases_init). */
+void aliases_release(struct aliases *a);
+
+/*
+ * Replace every unqualified mailbox (no '@') in l by what it stands for,
+ * in place, keeping the order (duplicates stay: call address_list_dedupe
+ * afterwards). For each bare name, in turn:
+ *   1. an alias of that name: its addresses, each bare one expanded again
+ *      by these same rules (so an alias can name another);
+ *   2. else the "default:" alias, if the file has one; bare names inside
+ *      the default's expansion skip this step (so "default: postmaster"
+ *      with no postmaster alias means postmaster@maildomain, not a loop);
+ *   3. else name@maildomain ("root" -> "root@example.org").
+ * Qualified addresses are left alone, however they are spelled. a may be
+ * NULL (no aliases file), maildomain NULL or "" (none: main passes the
+ * domain of the account's from when maildomain is not set). Expanded
+ * addresses carry the display name written in the aliases file and the
+ * group of the address they replace.
+ * Errors: ERR_CONFIG "aliases PATH: loop: a -> b -> a" (the cycle, names as
+ * the file spells them), "aliases PATH: 'a' nests more than 16 aliases
+ * deep", "aliases PATH: aliases give more than 10000 addresses";
+ * ERR_DATA "cannot qualify 'root': no alias, and no maildomain (set
+ * maildomain or from)". On error l is unchanged.
+ */
+int address_expand(const struct aliases *a, const char *maildomain,
+	struct address_list *l, struct error *err);
+
+/*
+ * The mailbox to write in a To:/Cc:/From: header in place of the bare
+ * name (message.c's header repair). A header shows one mailbox per name,
+ * so: when the name's full expansion (address_expand rules, duplicates
+ * removed) is exactly one address, that address ("root: admin@x" turns
+ * "To: root" into "To: admin@x", the envelope's recipient); otherwise
+ * (a list alias, or no alias) name@maildomain, as the message's author
+ * would have written it had they been asked. A name that already has '@'
+ * is returned as it is. *out is a new string for the caller to free.
+ * Errors: those of address_expand; ERR_DATA "cannot qualify 'NAME' for a
+ * header: its alias gives N addresses, and no maildomain (set maildomain
+ * or from)".
+ */
+int address_qualify_name(const struct aliases *a, const char *maildomain,
+	const char *name, char **out, struct error *err);
 
 #endif

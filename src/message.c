@@ -2,20 +2,26 @@
  * message.c - message intake: spool, normalise, index the header, and
  * stream the wire data back out.
  *
- * Input rules (Postfix sendmail's, with sendmail_fix_line_endings=always):
+ * Input rules (Postfix sendmail's, with sendmail_fix_line_endings=always,
+ * and RFC 5321 §2.3.8: CR and LF only ever as CRLF):
  *
- * - A line ends at LF. Every CR directly before that LF is dropped and the
- *   line gets one CRLF: "LF", "CRLF" and PHP's "CR CR LF" all become CRLF.
- *   A CR anywhere else in a line is data and kept as it is: rewriting it
- *   would change a body the caller may have signed, and the server is the
- *   one to judge it. The last line gets a CRLF when the input lacks one
- *   (its trailing CRs are dropped like any other line's).
+ * - A line ends at its first CR or LF. LF alone, CRLF and any run of CRs
+ *   before an LF (PHP's "CR CR LF") are one line ending. A CR that no LF
+ *   follows ends the line too, and each further CR of its run ends an
+ *   empty line: a bare CR means a line break to some servers and data to
+ *   others, and that disagreement is what SMTP smuggling ("\r.\r",
+ *   "\n.\r\n", ...) lives on. Every line leaves with CRLF, so the wire data
+ *   holds no bare CR or LF and the reader's dot-stuffing sees every line.
+ *   The last line gets a CRLF when the input lacks one.
+ * - NUL is refused with its offset in the input (RFC 5321 §4.1.1.4 has no
+ *   place for it and servers cut lines at it differently).
  * - Leading lines matching ">*From " (an mbox envelope line some callers
  *   pass on) are dropped, as Postfix does; they are never header fields.
- * - Without -i, a line holding only "." (after the CR rule: ".\r" too)
- *   ends the input; nothing after it is read.
- * - A line may hold MESSAGE_LINE_MAX bytes before its line ending. Longer
- *   is refused (ERR_DATA, with its line number), never cut.
+ * - Without -i, a line holding only "." (however it ended) ends the
+ *   input; nothing after it is read.
+ * - A line may hold MESSAGE_LINE_MAX (998) octets before its line ending
+ *   (RFC 5322 §2.1.1). Longer is refused (ERR_DATA, with its line number),
+ *   never cut or folded: the caller's bytes are not ours to rewrite.
  * - The header section runs to the first empty line (has_separator = 1) or
  *   to the first line that is neither a field ("name:", name of printable
  *   non-':' ASCII, blanks allowed before ':' as RFC 5322 §4.5.3 obs-
@@ -24,6 +30,12 @@
  *   requires between them (Postfix's cleanup inserts one too), so
  *   has_separator = 0 yet the separator is sent whenever the body is not
  *   empty.
+ *
+ * Header repair adds fields at the top (after earlier additions, before
+ * the input's first field) by appending their text to the stored header
+ * and inserting an index entry; a replaced field's entry points at its new
+ * text, a removed one is flagged. The wire data is the index in order, so
+ * everything not repaired goes out byte for byte.
  *
  * The body stays in memory up to MESSAGE_MEM_MAX, then moves to an
  * unlinked temp file written in SPOOL_STAGE-sized pieces; the memory copy
@@ -39,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -47,10 +61,9 @@
 
 #define INTAKE_CHUNK (64 * 1024)  /* one read(2) */
 #define SPOOL_STAGE  (256 * 1024) /* one write(2) to the temp file */
-/* A pending line may hold MESSAGE_LINE_MAX bytes plus "\r\r" of PHP's
-   line ending before its LF arrives; one read more goes after it. */
-#define INTAKE_PENDING_MAX (MESSAGE_LINE_MAX + 2)
-#define INTAKE_BUF_MAX     (INTAKE_PENDING_MAX + INTAKE_CHUNK)
+/* A pending line may hold MESSAGE_LINE_MAX bytes (its CRs are counted,
+   not kept); one read more goes after it. */
+#define INTAKE_BUF_MAX (MESSAGE_LINE_MAX + INTAKE_CHUNK)
 /* The reader stops refilling from the temp file once less than this is
    free and something is already in the caller's buffer. */
 #define READER_MIN_FILL 1024
@@ -66,9 +79,11 @@ struct intake {
 	struct error *err;
 	enum intake_phase phase;
 	unsigned long lineno;
-	int done;           /* the "." line was seen */
-	int kept;           /* any line made it into the message */
-	struct buf headers; /* capped at MESSAGE_HEADER_MAX */
+	int done;               /* the "." line was seen */
+	int kept;               /* any line made it into the message */
+	int after_cr;           /* the last line ended at a CR */
+	unsigned long cr_extra; /* CRs counted since that CR */
+	struct buf headers;     /* capped at MESSAGE_HEADER_MAX */
 	size_t fields_cap;
 	struct buf body; /* while the body is in memory */
 	char *stage;     /* once it is in the temp file */
@@ -76,10 +91,12 @@ struct intake {
 };
 
 /* The read buffer: bytes [start, b.len) are read but not yet a whole
-   line; no LF lies in [start, scan). */
+   line; no CR or LF lies in [start, scan). b.data[0] is input byte
+   number base. */
 struct inbuf {
 	struct buf b;
 	size_t start, scan;
+	off_t base;
 };
 
 /* OR of all bytes, so the compiler can vectorise the 8-bit scan. */
@@ -299,18 +316,34 @@ header_line(struct intake *in, const char *p, size_t len)
 	return 0;
 }
 
-/* One input line without its LF. */
 static int
-intake_line(struct intake *in, const char *p, size_t len)
+line_too_long(struct intake *in, unsigned long lineno)
 {
+	error_set(in->err, ERR_DATA,
+		"line %lu is longer than %d octets (RFC 5322 section 2.1.1)",
+		lineno, MESSAGE_LINE_MAX);
+	return -1;
+}
+
+/* One input line without its line ending; off is where it starts in the
+   input, for the NUL error. */
+static int
+intake_line(struct intake *in, const char *p, size_t len, off_t off)
+{
+	const char *nul;
+
 	in->lineno++;
-	while (len > 0 && p[len - 1] == '\r')
-		len--;
-	if (len > MESSAGE_LINE_MAX) {
-		error_set(in->err, ERR_DATA, "line %lu is longer than %d bytes",
-			in->lineno, MESSAGE_LINE_MAX);
+	/* RFC 5321 §4.1.1.4 has no place for NUL, and servers split or cut
+	   lines at it differently: refused, never passed on. */
+	nul = memchr(p, '\0', len);
+	if (nul != NULL) {
+		error_set(in->err, ERR_DATA,
+			"NUL byte at offset %lld of the input",
+			(long long)(off + (nul - p)));
 		return -1;
 	}
+	if (len > MESSAGE_LINE_MAX)
+		return line_too_long(in, in->lineno);
 	if (in->phase == PHASE_FROM_) {
 		if (is_from_line(p, len))
 			return 0;
@@ -321,35 +354,82 @@ intake_line(struct intake *in, const char *p, size_t len)
 		return 0;
 	}
 	in->kept = 1;
-	if (!in->msg->has_nul && memchr(p, '\0', len) != NULL)
-		in->msg->has_nul = 1;
 	if (in->phase == PHASE_HEADER)
 		return header_line(in, p, len);
 	return body_line(in, p, len);
 }
 
-/* Hand every complete line in the read buffer to intake_line. */
+/* Each CR of a run that no LF ends is a line ending of its own. */
+static int
+intake_cr_lines(struct intake *in)
+{
+	for (; in->cr_extra > 0 && !in->done; in->cr_extra--)
+		if (intake_line(in, "", 0, 0) < 0)
+			return -1;
+	in->cr_extra = 0;
+	return 0;
+}
+
+/*
+ * After a CR that ended a line: count the CRs that follow. An LF after
+ * them makes the whole run and the LF one line ending (PHP's CR CR LF);
+ * any other byte makes every further CR an empty line. The CRs are
+ * consumed as they are counted, so a long run costs no buffer.
+ */
+static int
+intake_cr_run(struct intake *in, struct inbuf *ib)
+{
+	const char *d = ib->b.data;
+
+	while (ib->scan < ib->b.len && d[ib->scan] == '\r') {
+		in->cr_extra++;
+		ib->scan++;
+	}
+	ib->start = ib->scan;
+	if (ib->scan == ib->b.len)
+		return 0; /* the run may go on in the next read */
+	if (d[ib->scan] == '\n') {
+		in->cr_extra = 0;
+		ib->start = ++ib->scan;
+	}
+	in->after_cr = 0;
+	return intake_cr_lines(in);
+}
+
+/* Hand every complete line in the read buffer to intake_line: a line
+   ends at its first CR or LF. */
 static int
 intake_lines(struct intake *in, struct inbuf *ib)
 {
-	char *data = ib->b.data, *lf;
+	const char *data = ib->b.data, *p, *lf, *cr, *end;
+	size_t n;
 
-	while (!in->done) {
-		lf = memchr(data + ib->scan, '\n', ib->b.len - ib->scan);
-		if (lf == NULL) {
+	while (!in->done && ib->scan < ib->b.len) {
+		if (in->after_cr) {
+			if (intake_cr_run(in, ib) < 0)
+				return -1;
+			continue;
+		}
+		p = data + ib->scan;
+		n = ib->b.len - ib->scan;
+		lf = memchr(p, '\n', n);
+		cr = memchr(p, '\r', lf != NULL ? (size_t)(lf - p) : n);
+		end = cr != NULL ? cr : lf;
+		if (end == NULL) {
 			ib->scan = ib->b.len;
 			break;
 		}
 		if (intake_line(in, data + ib->start,
-			    (size_t)(lf - (data + ib->start))) < 0)
+			    (size_t)(end - (data + ib->start)),
+			    ib->base + (off_t)ib->start) < 0)
 			return -1;
-		ib->start = ib->scan = (size_t)(lf - data) + 1;
+		ib->start = ib->scan = (size_t)(end - data) + 1;
+		in->after_cr = cr != NULL;
 	}
-	if (!in->done && ib->b.len - ib->start > INTAKE_PENDING_MAX) {
-		error_set(in->err, ERR_DATA, "line %lu is longer than %d bytes",
-			in->lineno + 1, MESSAGE_LINE_MAX);
-		return -1;
-	}
+	/* Refused as soon as it is too long: the buffer never holds more
+	   than one line and one read. */
+	if (!in->done && ib->b.len - ib->start > MESSAGE_LINE_MAX)
+		return line_too_long(in, in->lineno + 1);
 	return 0;
 }
 
@@ -361,14 +441,29 @@ inbuf_shift(struct inbuf *ib)
 	if (ib->start == 0)
 		return;
 	buf_consume(&ib->b, ib->start);
+	ib->base += (off_t)ib->start;
 	ib->scan -= ib->start;
 	ib->start = 0;
+}
+
+/* At the end of the input: the CRs or the line still pending. */
+static int
+intake_last(struct intake *in, struct inbuf *ib)
+{
+	if (in->done)
+		return 0;
+	if (in->after_cr)
+		return intake_cr_lines(in);
+	if (ib->b.len > ib->start)
+		return intake_line(in, ib->b.data + ib->start,
+			ib->b.len - ib->start, ib->base + (off_t)ib->start);
+	return 0;
 }
 
 static int
 intake_run(struct intake *in, int fd)
 {
-	struct inbuf ib = {.start = 0, .scan = 0};
+	struct inbuf ib = {.start = 0, .scan = 0, .base = 0};
 	ssize_t n;
 	int rc = -1;
 
@@ -389,9 +484,7 @@ intake_run(struct intake *in, int fd)
 		if (in->done)
 			break;
 	}
-	/* A last line without LF. */
-	if (!in->done && ib.b.len > ib.start &&
-		intake_line(in, ib.b.data + ib.start, ib.b.len - ib.start) < 0)
+	if (intake_last(in, &ib) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -614,6 +707,1118 @@ message_header_recipients(
 		}
 	}
 	return 0;
+}
+
+int
+message_header_addresses(const struct message *msg, const char *name,
+	struct address_list *out, struct error *err)
+{
+	size_t i, len;
+	char *value;
+	int rc;
+
+	for (i = 0; i < msg->nfields; i++) {
+		if (msg->fields[i].removed || !field_is(msg, i, name))
+			continue;
+		value = field_unfold(msg, i, &len);
+		rc = address_parse_list(value, len, out, err);
+		free(value);
+		if (rc < 0) {
+			error_prefix(err, "%s header", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --- header repair ------------------------------------------------------ */
+
+/* RFC 5322 §2.1.1: lines SHOULD be at most 78 characters. */
+#define FOLD_AT 78
+/* The longest value message_add_field takes. */
+#define FIELD_VALUE_MAX (64 * 1024)
+
+static int
+field_present(const struct message *msg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < msg->nfields; i++)
+		if (!msg->fields[i].removed && field_is(msg, i, name))
+			return 1;
+	return 0;
+}
+
+static size_t
+field_mark_removed(struct message *msg, const char *name, size_t keep)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < msg->nfields; i++) {
+		if (i != keep && !msg->fields[i].removed &&
+			field_is(msg, i, name)) {
+			msg->fields[i].removed = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A line of the field that holds only blanks: some parsers take it for
+   the empty line that ends the header. */
+static int
+line_is_blank(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/* "CRLF WSP" at p: folding (RFC 5322 §2.2.3). */
+static int
+is_fold(const char *p, size_t len)
+{
+	return len >= 3 && p[0] == '\r' && p[1] == '\n' &&
+	       (p[2] == ' ' || p[2] == '\t');
+}
+
+/*
+ * A whole field as it goes on the wire, without its final CRLF: a field
+ * name, ':', and lines joined by CRLF + WSP only. No NUL, no other CR or
+ * LF (a header injection, or a second end of header), no blank
+ * continuation line, no line over MESSAGE_LINE_MAX. Returns the name
+ * length, 0 with err set when the text is refused.
+ */
+static size_t
+field_check(const char *text, size_t len, struct error *err)
+{
+	size_t name_len = field_name_len(text, len), start = 0, i;
+	const char *why = NULL;
+
+	for (i = 0; name_len > 0 && why == NULL && i <= len; i++) {
+		if (i < len && text[i] == '\0')
+			why = "contains NUL";
+		else if (i < len && text[i] != '\r' && text[i] != '\n')
+			continue;
+		else if (i - start > MESSAGE_LINE_MAX)
+			why = "has a line longer than 998 octets";
+		else if (start > 0 && line_is_blank(text + start, i - start))
+			why = "has a blank continuation line";
+		else if (i < len && !is_fold(text + i, len - i))
+			why = "has a line break that is not folding";
+		else
+			start = ++i + 1;
+	}
+	if (name_len == 0)
+		error_set(err, ERR_DATA, "header field has no valid name");
+	else if (why != NULL)
+		error_set(err, ERR_DATA, "%.*s header field %s", (int)name_len,
+			text, why);
+	return why == NULL ? name_len : 0;
+}
+
+/* Recompute has_8bit after the fields changed. */
+static void
+message_update_8bit(struct message *msg)
+{
+	msg->has_8bit = message_sends_8bit(msg);
+}
+
+/*
+ * Append text and a CRLF to the stored header; *off gets where it
+ * starts. Replaced and removed fields stay stored, so the store may grow
+ * past MESSAGE_HEADER_MAX, up to MESSAGE_HEADER_STORE_MAX.
+ */
+static int
+header_store(struct message *msg, const char *text, size_t len, size_t *off,
+	struct error *err)
+{
+	if (len + 2 > MESSAGE_HEADER_STORE_MAX - msg->headers_len) {
+		error_set(err, ERR_DATA,
+			"header section would grow past %d bytes",
+			MESSAGE_HEADER_STORE_MAX);
+		return -1;
+	}
+	msg->headers =
+		xreallocarray(msg->headers, msg->headers_len + len + 3, 1);
+	memcpy(msg->headers + msg->headers_len, text, len);
+	memcpy(msg->headers + msg->headers_len + len, "\r\n", 3);
+	*off = msg->headers_len;
+	msg->headers_len += len + 2;
+	return 0;
+}
+
+/* Insert a checked field (text without its CRLF) after the fields added
+   before it, ahead of the input's own. Returns its index or -1. */
+static long
+field_insert(struct message *msg, const char *text, size_t len, size_t name_len,
+	struct error *err)
+{
+	struct message_field *f;
+	size_t off, at = msg->nadded;
+
+	if (header_store(msg, text, len, &off, err) < 0)
+		return -1;
+	msg->fields = xreallocarray(
+		msg->fields, msg->nfields + 1, sizeof(*msg->fields));
+	memmove(msg->fields + at + 1, msg->fields + at,
+		(msg->nfields - at) * sizeof(*msg->fields));
+	f = &msg->fields[at];
+	f->off = off;
+	f->len = len + 2;
+	f->name_len = name_len;
+	f->removed = 0;
+	msg->nfields++;
+	msg->nadded++;
+	message_update_8bit(msg);
+	return (long)at;
+}
+
+/* A space at i may become "CRLF SP": it ends a run of non-blanks, lies
+   past min (not right after "Name:"), and non-blanks follow it (last is
+   the end of the value without its trailing blanks). */
+static int
+fold_point(const char *s, size_t i, size_t min, size_t last)
+{
+	return s[i] == ' ' && s[i - 1] != ' ' && s[i - 1] != '\t' && i > min &&
+	       i < last;
+}
+
+/*
+ * "Name: value" folded (RFC 5322 §2.2.3) before a space wherever a line
+ * would pass FOLD_AT: at the last such space that keeps the line within
+ * it, else at the first one after. Never right after "Name:", never
+ * leaving a line of blanks only; a run without spaces stays whole.
+ * Unfolding gives back s exactly.
+ */
+static void
+field_fold(const char *s, size_t len, size_t min, struct buf *out)
+{
+	size_t start = 0, brk, i, last = len;
+
+	while (last > 0 && (s[last - 1] == ' ' || s[last - 1] == '\t'))
+		last--;
+	while (len - start > FOLD_AT) {
+		brk = 0;
+		for (i = start + 1; i < last; i++) {
+			if (!fold_point(s, i, min, last))
+				continue;
+			if (i - start > FOLD_AT) {
+				if (brk == 0)
+					brk = i;
+				break;
+			}
+			brk = i;
+		}
+		if (brk == 0)
+			break;
+		buf_append(out, s + start, brk - start);
+		buf_append(out, "\r\n", 2);
+		start = brk;
+	}
+	buf_append(out, s + start, len - start);
+}
+
+/* RFC 5322 §3.6.8: printable ASCII but ':'. */
+static int
+name_is_valid(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (*p == '\0' || strlen(name) > FOLD_AT)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (*p < 33 || *p > 126 || *p == ':')
+			return 0;
+	return 1;
+}
+
+/* "Name: value", folded and checked, into out. */
+static int
+field_build(
+	const char *name, const char *value, struct buf *out, struct error *err)
+{
+	struct buf line;
+	size_t vlen = strlen(value);
+	int rc = 0;
+
+	if (!name_is_valid(name)) {
+		error_set(err, ERR_DATA, "invalid header field name");
+		return -1;
+	}
+	if (vlen > FIELD_VALUE_MAX) {
+		error_set(err, ERR_DATA, "%s header field is too long", name);
+		return -1;
+	}
+	if (strpbrk(value, "\r\n") != NULL) {
+		error_set(err, ERR_DATA,
+			"%s header field value contains a line break", name);
+		return -1;
+	}
+	buf_init(&line, 2 * FIELD_VALUE_MAX);
+	buf_printf(&line, "%s:%s%s", name, vlen ? " " : "", value);
+	field_fold(line.data, line.len, strlen(name) + 1, out);
+	if (field_check(out->data, out->len, err) == 0)
+		rc = -1;
+	buf_release(&line);
+	return rc;
+}
+
+/* Big enough for any field field_build makes: folding adds 2 bytes per
+   FOLD_AT / 2 at most. */
+#define FIELD_BUILD_MAX (4 * FIELD_VALUE_MAX)
+
+/* Add "name: value" at the top; returns the new field's index or -1. */
+static long
+field_add(struct message *msg, const char *name, const char *value,
+	struct error *err)
+{
+	struct buf text;
+	long at = -1;
+
+	buf_init(&text, FIELD_BUILD_MAX);
+	if (field_build(name, value, &text, err) == 0)
+		at = field_insert(msg, text.data, text.len, strlen(name), err);
+	buf_release(&text);
+	return at;
+}
+
+int
+message_add_field(struct message *msg, const char *name, const char *value,
+	struct error *err)
+{
+	return field_add(msg, name, value, err) < 0 ? -1 : 0;
+}
+
+int
+message_replace_field(
+	struct message *msg, size_t i, const char *text, struct error *err)
+{
+	size_t len = strlen(text), name_len, off;
+
+	if (i >= msg->nfields) {
+		error_set(
+			err, ERR_SOFTWARE, "no header field %zu to replace", i);
+		return -1;
+	}
+	name_len = field_check(text, len, err);
+	if (name_len == 0 || header_store(msg, text, len, &off, err) < 0)
+		return -1;
+	msg->fields[i].off = off;
+	msg->fields[i].len = len + 2;
+	msg->fields[i].name_len = name_len;
+	message_update_8bit(msg);
+	return 0;
+}
+
+/* --- From: -------------------------------------------------------------- */
+
+/* Length of the UTF-8 character at p (RFC 3629: no overlong forms, no
+   surrogates, nothing past U+10FFFF), or 0 when it is not one. */
+static size_t
+utf8_char_len(const unsigned char *p, size_t len)
+{
+	size_t n, i;
+	unsigned long c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+		(c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/* RFC 2047 §5 (3): what may stand for itself in a Q-encoded word in a
+   phrase; a space becomes '_', the rest =XX. */
+static int
+q_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("!*+-/", c) != NULL;
+}
+
+static size_t
+q_len(const unsigned char *p, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += q_plain(p[i]) || p[i] == ' ' ? 1 : 3;
+	return n;
+}
+
+static void
+q_put(struct buf *out, const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (q_plain(p[i]))
+			buf_addch(out, (char)p[i]);
+		else if (p[i] == ' ')
+			buf_addch(out, '_');
+		else
+			buf_printf(out, "=%02X", p[i]);
+	}
+}
+
+static void
+b64_put(struct buf *out, const unsigned char *p, size_t len)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long v;
+	size_t i, k;
+	char q[4];
+
+	for (i = 0; i < len; i += 3) {
+		v = (unsigned long)p[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned long)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		for (k = 0; k < 4; k++)
+			q[k] = abc[(v >> (18 - 6 * k)) & 0x3f];
+		if (i + 1 >= len)
+			q[2] = '=';
+		if (i + 2 >= len)
+			q[3] = '=';
+		buf_append(out, q, 4);
+	}
+}
+
+/* RFC 2047 §2: an encoded word is at most 75 characters, 12 of them
+   "=?UTF-8?Q?" and "?=". */
+#define EW_PAYLOAD_MAX (75 - 12)
+
+/*
+ * s as RFC 2047 encoded words (UTF-8, Q when that is no longer than B),
+ * each within 75 characters and split only between characters (§5 (3)),
+ * separated by spaces, which decoders drop between encoded words.
+ */
+static void
+phrase_encode(const unsigned char *s, size_t len, struct buf *out)
+{
+	int q = q_len(s, len) <= (len + 2) / 3 * 4;
+	size_t start = 0, end = 0, n, cost;
+
+	while (start < len) {
+		for (end = start; end < len; end += n) {
+			n = utf8_char_len(s + end, len - end);
+			cost = q ? q_len(s + start, end + n - start)
+				 : (end + n - start + 2) / 3 * 4;
+			if (cost > EW_PAYLOAD_MAX)
+				break;
+		}
+		buf_printf(
+			out, "%s=?UTF-8?%c?", start ? " " : "", q ? 'Q' : 'B');
+		if (q)
+			q_put(out, s + start, end - start);
+		else
+			b64_put(out, s + start, end - start);
+		buf_addstr(out, "?=");
+		start = end;
+	}
+}
+
+/* RFC 5322 §3.2.3 atext, ASCII part. */
+static int
+is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* Atoms separated by single spaces: a phrase that needs no quotes. */
+static int
+is_plain_phrase(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_atext(s[i]) && !(s[i] == ' ' && s[i - 1] != ' '))
+			return 0;
+	return 1;
+}
+
+/* Bytes that have no place in a quoted string: controls and 8-bit. */
+static int
+needs_encoding(const unsigned char *s, size_t len, struct error *err)
+{
+	size_t i, n;
+	int enc = 0;
+
+	for (i = 0; i < len; i += n) {
+		n = utf8_char_len(s + i, len - i);
+		if (n == 0) {
+			error_set(err, ERR_DATA,
+				"display name is not valid UTF-8");
+			return -1;
+		}
+		if (n > 1 || s[i] < 0x20 || s[i] == 0x7f)
+			enc = 1;
+	}
+	return enc;
+}
+
+/*
+ * A display name as an RFC 5322 phrase: atoms as they are, other ASCII
+ * as a quoted string ('"' and '\' escaped), anything with 8-bit or
+ * control characters as RFC 2047 encoded words, since without SMTPUTF8
+ * a header must stay ASCII.
+ */
+static int
+display_phrase(const char *display, struct buf *out, struct error *err)
+{
+	const unsigned char *s = (const unsigned char *)display;
+	size_t len = strlen(display), i;
+	int enc;
+
+	if (strpbrk(display, "\r\n") != NULL) {
+		error_set(err, ERR_DATA, "display name contains a line break");
+		return -1;
+	}
+	enc = needs_encoding(s, len, err);
+	if (enc < 0)
+		return -1;
+	if (enc) {
+		phrase_encode(s, len, out);
+	} else if (is_plain_phrase(s, len)) {
+		buf_append(out, s, len);
+	} else {
+		buf_addch(out, '"');
+		for (i = 0; i < len; i++) {
+			if (s[i] == '"' || s[i] == '\\')
+				buf_addch(out, '\\');
+			buf_addch(out, (char)s[i]);
+		}
+		buf_addch(out, '"');
+	}
+	return 0;
+}
+
+/*
+ * An address that can stand between '<' and '>' without changing what
+ * the field means: no blanks or specials that end it, outside a quoted
+ * local part; never a CR, LF or other control.
+ */
+static int
+mailbox_is_safe(const char *mailbox)
+{
+	const unsigned char *p = (const unsigned char *)mailbox;
+	int quoted = 0;
+
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++) {
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return 0;
+		if (quoted && *p == '\\' && p[1] != '\0' && p[1] >= 0x20)
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && (*p <= ' ' || strchr("<>(),;:[]", *p)))
+			return 0;
+	}
+	return !quoted;
+}
+
+static int
+mailbox_check_safe(const char *what, const char *mailbox, struct error *err)
+{
+	char esc[256];
+
+	if (mailbox_is_safe(mailbox))
+		return 0;
+	error_set(err, ERR_DATA, "%s '%s' cannot go into a header", what,
+		log_escape(esc, sizeof(esc), mailbox, strlen(mailbox)));
+	return -1;
+}
+
+/* Q-encoding triples a byte at most, so the From value stays well under
+   FIELD_VALUE_MAX. */
+#define DISPLAY_MAX 4096
+
+int
+message_set_from(struct message *msg, enum message_from_mode mode,
+	const char *display, const char *address, struct error *err)
+{
+	struct buf value;
+	long at;
+
+	if (mode == MESSAGE_FROM_OFF ||
+		(mode == MESSAGE_FROM_AUTO && field_present(msg, "From")))
+		return 0;
+	if (mailbox_check_safe("From address", address, err) < 0)
+		return -1;
+	/* so the value below fits its buffer whatever the encoding */
+	if ((display != NULL && strlen(display) > DISPLAY_MAX) ||
+		strlen(address) > DISPLAY_MAX) {
+		error_set(err, ERR_DATA,
+			"From display name or address is "
+			"longer than %d bytes",
+			DISPLAY_MAX);
+		return -1;
+	}
+	buf_init(&value, FIELD_VALUE_MAX);
+	if (display != NULL && *display != '\0') {
+		if (display_phrase(display, &value, err) < 0) {
+			buf_release(&value);
+			return -1;
+		}
+		buf_printf(&value, " <%s>", address);
+	} else {
+		buf_addstr(&value, address);
+	}
+	at = field_add(msg, "From", value.data, err);
+	buf_release(&value);
+	if (at < 0)
+		return -1;
+	/* on: the caller's From goes, and ours stands at the top */
+	if (field_mark_removed(msg, "From", (size_t)at) > 0)
+		message_update_8bit(msg);
+	return 1;
+}
+
+/* --- Date:, Message-ID:, To: -------------------------------------------- */
+
+/* RFC 5322 §3.3 day and month names, never the locale's. */
+static const char *const day_names[] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May",
+	"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+int
+message_format_date(time_t now, char *out, size_t size, struct error *err)
+{
+	struct tm tm;
+	long off, n;
+
+	if (localtime_r(&now, &tm) == NULL || tm.tm_wday < 0 ||
+		tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11) {
+		error_set(err, ERR_SOFTWARE, "cannot convert the time %lld",
+			(long long)now);
+		return -1;
+	}
+	off = tm.tm_gmtoff / 60;
+	n = snprintf(out, size, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+		day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+		tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	if (n < 0 || (size_t)n >= size) {
+		error_set(err, ERR_SOFTWARE, "date buffer too small");
+		return -1;
+	}
+	return 0;
+}
+
+int
+message_set_date(struct message *msg, time_t now, struct error *err)
+{
+	char date[64];
+
+	if (field_present(msg, "Date"))
+		return 0;
+	if (message_format_date(now, date, sizeof(date), err) < 0 ||
+		field_add(msg, "Date", date, err) < 0)
+		return -1;
+	return 1;
+}
+
+/* 64 bits from the kernel's generator: Message-IDs must not collide
+   across hosts and processes (RFC 5322 §3.6.4). */
+static int
+random_u64(unsigned long long *out, struct error *err)
+{
+	unsigned char b[8];
+	size_t got = 0, i;
+	ssize_t n;
+	int fd;
+
+	while (got < sizeof(b)) {
+		n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof(b)) {
+		/* no getrandom(2): an old kernel or a seccomp filter */
+		fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, b, sizeof(b));
+		if (fd >= 0)
+			close(fd);
+		if (n != (ssize_t)sizeof(b)) {
+			error_set(err, ERR_OS,
+				"no random bytes for the "
+				"Message-ID");
+			return -1;
+		}
+	}
+	*out = 0;
+	for (i = 0; i < sizeof(b); i++)
+		*out = *out << 8 | b[i];
+	return 0;
+}
+
+/* RFC 5322 §3.6.4 id-right: dot-atom-text or a no-fold-literal; UTF-8
+   atoms too (RFC 6532), for SMTPUTF8 messages. */
+static int
+msgid_domain_is_valid(const char *d)
+{
+	const unsigned char *p = (const unsigned char *)d;
+	size_t len = strlen(d), i;
+
+	if (len == 0 || len > 255)
+		return 0;
+	if (p[0] == '[') {
+		for (i = 1; i + 1 < len; i++)
+			if (p[i] < 33 || p[i] > 126 || strchr("[]\\", p[i]))
+				return 0;
+		return len >= 2 && p[len - 1] == ']';
+	}
+	if (p[0] == '.' || p[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!(is_atext(p[i]) || p[i] >= 0x80 ||
+			    (p[i] == '.' && p[i + 1] != '.')))
+			return 0;
+	return 1;
+}
+
+int
+message_make_msgid(const char *domain, time_t now, char *out, size_t size,
+	struct error *err)
+{
+	unsigned long long r;
+	struct tm tm;
+	char esc[300];
+	int n;
+
+	if (domain == NULL || !msgid_domain_is_valid(domain)) {
+		error_set(err, ERR_DATA,
+			"Message-ID domain '%s' is not a valid domain",
+			domain ? log_escape(esc, sizeof(esc), domain,
+					 strlen(domain))
+			       : "");
+		return -1;
+	}
+	if (gmtime_r(&now, &tm) == NULL) {
+		error_set(err, ERR_SOFTWARE, "cannot convert the time %lld",
+			(long long)now);
+		return -1;
+	}
+	if (random_u64(&r, err) < 0)
+		return -1;
+	n = snprintf(out, size, "<%04d%02d%02d%02d%02d%02d.%ld.%016llx@%s>",
+		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		tm.tm_min, tm.tm_sec, (long)getpid(), r, domain);
+	if (n < 0 || (size_t)n >= size) {
+		error_set(err, ERR_SOFTWARE, "Message-ID buffer too small");
+		return -1;
+	}
+	return 0;
+}
+
+int
+message_set_msgid(
+	struct message *msg, const char *domain, time_t now, struct error *err)
+{
+	char id[MESSAGE_MSGID_MAX];
+
+	if (field_present(msg, "Message-ID"))
+		return 0;
+	if (message_make_msgid(domain, now, id, sizeof(id), err) < 0 ||
+		field_add(msg, "Message-ID", id, err) < 0)
+		return -1;
+	return 1;
+}
+
+/* The group syntax of RFC 5322 §3.4 with no members: names nobody. */
+static const char undisclosed[] = "undisclosed-recipients:;";
+
+int
+message_set_to_undisclosed(struct message *msg, struct error *err)
+{
+	if (field_present(msg, "To") || field_present(msg, "Cc") ||
+		field_present(msg, "Bcc"))
+		return 0;
+	return field_add(msg, "To", undisclosed, err) < 0 ? -1 : 1;
+}
+
+int
+message_undisclosed_recipients(struct message *msg, struct error *err)
+{
+	long at = field_add(msg, "To", undisclosed, err);
+
+	if (at < 0)
+		return -1;
+	field_mark_removed(msg, "To", (size_t)at);
+	field_mark_removed(msg, "Cc", (size_t)at);
+	field_mark_removed(msg, "Bcc", (size_t)at);
+	message_update_8bit(msg);
+	return 1;
+}
+
+/* --- bare names in address fields ------------------------------------- */
+
+/* The address fields whose bare names are qualified. */
+static const char *const address_fields[] = {"From", "Sender", "Reply-To", "To",
+	"Cc", "Bcc", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc",
+	"Resent-Bcc"};
+
+/* No '@' outside a quoted local part: an unqualified name. */
+static int
+mailbox_is_bare(const char *m)
+{
+	int quoted = 0;
+
+	for (; *m != '\0'; m++) {
+		if (quoted && *m == '\\' && m[1] != '\0')
+			m++;
+		else if (*m == '"')
+			quoted = !quoted;
+		else if (!quoted && *m == '@')
+			return 0;
+	}
+	return 1;
+}
+
+/* Index after the comment, quoted string or domain literal opening at
+   p[i] (close is its closing character); '\' quotes the next byte. */
+static size_t
+skip_delimited(const char *p, size_t len, size_t i, char close)
+{
+	int depth = 0;
+	char open = p[i];
+
+	for (; i < len; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (p[i] == open && (open == '(' || depth == 0))
+			depth++;
+		else if (p[i] == close && --depth == 0)
+			return i + 1;
+	}
+	return len;
+}
+
+/* Where one mailbox's addr-spec lies in the field (offsets into it),
+   and whether it has an '@' outside quotes. */
+struct span {
+	size_t start, end;
+	int at;
+};
+
+/* The addr-spec spans of a field body in address-list order. */
+struct span_scan {
+	struct span *v;
+	size_t n, cap;
+	/* the element being read */
+	struct span cur;   /* tokens outside <> */
+	struct span inner; /* tokens inside <> */
+	int angle, had_angle;
+};
+
+static void
+scan_token(struct span_scan *sc, size_t start, size_t end, int at)
+{
+	struct span *s = sc->angle ? &sc->inner : &sc->cur;
+
+	if (s->end == 0)
+		s->start = start;
+	s->end = end;
+	s->at |= at;
+}
+
+/* End of a list element: its addr-spec, if it had one, is recorded. */
+static void
+scan_element(struct span_scan *sc)
+{
+	struct span s = sc->had_angle ? sc->inner : sc->cur;
+
+	if (s.end != 0) {
+		if (sc->n == sc->cap) {
+			sc->cap = sc->cap ? 2 * sc->cap : 8;
+			sc->v = xreallocarray(sc->v, sc->cap, sizeof(*sc->v));
+		}
+		sc->v[sc->n++] = s;
+	}
+	memset(&sc->cur, 0, sizeof(sc->cur));
+	memset(&sc->inner, 0, sizeof(sc->inner));
+	sc->angle = sc->had_angle = 0;
+}
+
+/* One special character of the address-list grammar at p[i]. */
+static void
+scan_special(struct span_scan *sc, char c, size_t i)
+{
+	switch (c) {
+	case '<':
+		sc->angle = sc->had_angle = 1;
+		break;
+	case '>':
+		sc->angle = 0;
+		break;
+	case ':': /* a group's name, or inside <> the end of a route */
+		if (sc->angle)
+			memset(&sc->inner, 0, sizeof(sc->inner));
+		else
+			memset(&sc->cur, 0, sizeof(sc->cur));
+		break;
+	case ',': /* inside <> it separates route domains */
+		if (!sc->angle)
+			scan_element(sc);
+		break;
+	case ';':
+		scan_element(sc);
+		break;
+	default: /* '@' */
+		scan_token(sc, i, i + 1, 1);
+		break;
+	}
+}
+
+static int
+lex_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* What ends an atom; '.' does not (dot-atoms and obs-local-part). */
+static int
+lex_is_special(char c)
+{
+	return c != '\0' && c != '.' && strchr("()\"[]<>:,;@", c) != NULL;
+}
+
+/*
+ * A lexical pass over an address-list that address_parse_list accepted,
+ * to find where each mailbox's addr-spec stands in the raw field, so a
+ * bare name can be replaced in place and every other byte (comments,
+ * display names, folding, empty groups) kept. Offsets are into p, which
+ * starts at the field's first byte; body is where the value starts.
+ */
+static void
+scan_spans(const char *p, size_t len, size_t body, struct span_scan *sc)
+{
+	size_t i = body, j;
+
+	memset(sc, 0, sizeof(*sc));
+	while (i < len) {
+		if (lex_is_blank(p[i])) {
+			i++;
+		} else if (p[i] == '(') {
+			i = skip_delimited(p, len, i, ')');
+		} else if (p[i] == '"' || p[i] == '[') {
+			j = skip_delimited(p, len, i, p[i] == '"' ? '"' : ']');
+			scan_token(sc, i, j, 0);
+			i = j;
+		} else if (p[i] != '\0' && strchr("<>:,;@", p[i]) != NULL) {
+			scan_special(sc, p[i], i);
+			i++;
+		} else {
+			for (j = i + 1; j < len && !lex_is_blank(p[j]) &&
+					!lex_is_special(p[j]);
+				j++)
+				continue;
+			scan_token(sc, i, j, 0);
+			i = j;
+		}
+	}
+	scan_element(sc);
+}
+
+/* The spans line up with the parser's mailboxes, bare where they are. */
+static int
+spans_match(const struct span_scan *sc, const struct address_list *l)
+{
+	size_t k;
+
+	if (sc->n != l->n)
+		return 0;
+	for (k = 0; k < l->n; k++)
+		if ((sc->v[k].at == 0) != mailbox_is_bare(l->v[k].mailbox))
+			return 0;
+	return 1;
+}
+
+/* The caller's replacement for one bare name, checked; NULL on error. */
+static char *
+qualify_one(const char *bare, message_qualify_fn *qualify, void *ctx,
+	struct error *err)
+{
+	char *repl = qualify(bare, ctx, err);
+
+	if (repl != NULL &&
+		mailbox_check_safe("qualified address", repl, err) < 0) {
+		free(repl);
+		return NULL;
+	}
+	return repl;
+}
+
+/* Field text (len bytes, no CRLF) with each bare addr-spec span replaced
+   in place. */
+static int
+qualify_splice(const char *p, size_t len, const struct span_scan *sc,
+	const struct address_list *l, message_qualify_fn *qualify, void *ctx,
+	struct buf *out, struct error *err)
+{
+	size_t k, last = 0;
+	char *repl;
+
+	for (k = 0; k < sc->n; k++) {
+		if (sc->v[k].at)
+			continue;
+		repl = qualify_one(l->v[k].mailbox, qualify, ctx, err);
+		if (repl == NULL)
+			return -1;
+		buf_append(out, p + last, sc->v[k].start - last);
+		buf_addstr(out, repl);
+		free(repl);
+		last = sc->v[k].end;
+	}
+	buf_append(out, p + last, len - last);
+	return 0;
+}
+
+/*
+ * The field written anew from the parsed list, for a list the lexical
+ * pass reads differently from the parser: "Name: a, Display <b>, G: c,
+ * d;" with the bare names replaced. Comments and empty groups are lost.
+ */
+static int
+qualify_rewrite(const char *p, size_t name_len, const struct address_list *l,
+	message_qualify_fn *qualify, void *ctx, struct buf *out,
+	struct error *err)
+{
+	struct buf line;
+	const char *g, *prev = NULL;
+	char *repl;
+	size_t k;
+	int rc = 0;
+
+	buf_init(&line, MESSAGE_HEADER_STORE_MAX);
+	buf_printf(&line, "%.*s:", (int)name_len, p);
+	for (k = 0; k < l->n && rc == 0; k++, prev = g) {
+		g = l->v[k].group;
+		if (prev != NULL && (g == NULL || strcmp(g, prev) != 0))
+			buf_addch(&line, ';');
+		buf_addstr(&line, k ? ", " : " ");
+		if (g != NULL && (prev == NULL || strcmp(g, prev) != 0))
+			buf_printf(&line, "%s: ", g);
+		repl = mailbox_is_bare(l->v[k].mailbox)
+			       ? qualify_one(l->v[k].mailbox, qualify, ctx, err)
+			       : xstrdup(l->v[k].mailbox);
+		if (repl == NULL)
+			rc = -1;
+		else if (l->v[k].display != NULL)
+			buf_printf(&line, "%s <%s>", l->v[k].display, repl);
+		else
+			buf_addstr(&line, repl);
+		free(repl);
+	}
+	if (prev != NULL)
+		buf_addch(&line, ';');
+	if (rc == 0)
+		field_fold(line.data, line.len, name_len + 1, out);
+	buf_release(&line);
+	return rc;
+}
+
+/* Field i rewritten when it names a bare mailbox: 1 if it was, 0 if
+   not (or if it does not parse: then it is left as it is), -1. */
+static int
+qualify_field(struct message *msg, size_t i, message_qualify_fn *qualify,
+	void *ctx, struct error *err)
+{
+	const struct message_field *f = &msg->fields[i];
+	const char *p = msg->headers + f->off;
+	size_t len = f->len - 2, body, k;
+	struct address_list l;
+	struct span_scan sc = {0};
+	struct error perr;
+	struct buf out;
+	int rc = 0;
+
+	body = (size_t)((const char *)memchr(p + f->name_len, ':', len) - p) +
+	       1;
+	address_list_init(&l);
+	buf_init(&out, MESSAGE_HEADER_STORE_MAX);
+	if (address_parse_list(p + body, len - body, &l, &perr) < 0)
+		goto out;
+	for (k = 0; k < l.n && !mailbox_is_bare(l.v[k].mailbox); k++)
+		continue;
+	if (k == l.n)
+		goto out;
+	scan_spans(p, len, body, &sc);
+	rc = spans_match(&sc, &l)
+		     ? qualify_splice(p, len, &sc, &l, qualify, ctx, &out, err)
+		     : qualify_rewrite(
+			       p, f->name_len, &l, qualify, ctx, &out, err);
+	/* the buffer may move as the field is stored: p is not used after */
+	if (rc == 0 && message_replace_field(msg, i, out.data, err) < 0)
+		rc = -1;
+	if (rc == 0)
+		rc = 1;
+out:
+	free(sc.v);
+	buf_release(&out);
+	address_list_release(&l);
+	return rc;
+}
+
+int
+message_qualify_fields(struct message *msg, message_qualify_fn *qualify,
+	void *ctx, struct error *err)
+{
+	size_t i, k, n = 0;
+	int rc;
+
+	for (i = 0; i < msg->nfields; i++) {
+		if (msg->fields[i].removed)
+			continue;
+		for (k = 0;
+			k < sizeof(address_fields) / sizeof(*address_fields);
+			k++)
+			if (field_is(msg, i, address_fields[k]))
+				break;
+		if (k == sizeof(address_fields) / sizeof(*address_fields))
+			continue;
+		rc = qualify_field(msg, i, qualify, ctx, err);
+		if (rc < 0) {
+			error_prefix(err, "%.*s header",
+				(int)msg->fields[i].name_len,
+				field_name(msg, i));
+			return -1;
+		}
+		n += (size_t)rc;
+	}
+	return (int)n;
 }
 
 /* RFC 5322 §2.1: an empty line before any body, even when the input had

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "address.h"
 #include "buf.h"
@@ -644,12 +645,15 @@ test_robustness(void)
 	CHECK_INT(bad, 0);
 }
 
-/* Duplicates go, compared case-insensitively; the first keeps its place
-   and its spelling; a long list stays fast (sorting, not pairs). */
+/* Duplicates go: the local part compared exactly (RFC 5321 §2.4), the
+   domain case-insensitively; the first keeps its place and its spelling;
+   a long list stays fast (sorting, not pairs). */
 static void
 test_dedupe(void)
 {
-	static const char text[] = "a@x, B@x, A@X, c@x, b@X, a@x";
+	static const char text[] = "a@x, B@x, A@X, c@x, b@X, a@X, b@x";
+	static const char mixed[] = "root, root@x, Root, root, \"a@b\"@x, "
+				    "\"a@b\"@X, \"A@b\"@x";
 	struct address_list l;
 	struct error err;
 	struct buf big;
@@ -658,17 +662,40 @@ test_dedupe(void)
 	address_list_init(&l);
 	CHECK_INT(address_parse_list(text, sizeof(text) - 1, &l, &err), 0);
 	address_list_dedupe(&l);
-	CHECK_INT(l.n, 3);
-	if (l.n == 3) {
+	CHECK_INT(l.n, 5);
+	if (l.n == 5) {
 		CHECK_STR(l.v[0].mailbox, "a@x");
 		CHECK_STR(l.v[1].mailbox, "B@x");
-		CHECK_STR(l.v[2].mailbox, "c@x");
+		CHECK_STR(l.v[2].mailbox, "A@X");
+		CHECK_STR(l.v[3].mailbox, "c@x");
+		CHECK_STR(l.v[4].mailbox, "b@X");
 	}
+	address_list_release(&l);
+	/* a bare name is not its qualified form; a quoted '@' belongs to
+	   the local part (the last '@' starts the domain) */
+	i = 0;
+	if (address_parse_list(mixed, sizeof(mixed) - 1, &l, &err) < 0)
+		fprintf(stderr, "mixed: %s\n", err.text);
+	else
+		i = l.n;
+	CHECK_INT(i, 7);
+	address_list_dedupe(&l);
+	CHECK_INT(l.n, 5);
+	if (l.n == 5) {
+		CHECK_STR(l.v[0].mailbox, "root");
+		CHECK_STR(l.v[1].mailbox, "root@x");
+		CHECK_STR(l.v[2].mailbox, "Root");
+		CHECK_STR(l.v[3].mailbox, "\"a@b\"@x");
+		CHECK_STR(l.v[4].mailbox, "\"A@b\"@x");
+	}
+	address_list_release(&l);
+	CHECK_INT(address_parse_list(text, sizeof(text) - 1, &l, &err), 0);
+	address_list_dedupe(&l);
 	/* the list still grows correctly after compaction */
 	CHECK_INT(address_parse_list("d@x, e@x", 8, &l, &err), 0);
-	CHECK_INT(l.n, 5);
-	if (l.n == 5)
-		CHECK_STR(l.v[4].mailbox, "e@x");
+	CHECK_INT(l.n, 7);
+	if (l.n == 7)
+		CHECK_STR(l.v[6].mailbox, "e@x");
 	address_list_release(&l);
 
 	/* 100,000 addresses, each twice: 50,000 remain, in order */
@@ -734,6 +761,545 @@ test_idna(void)
 	CHECK(out == NULL);
 }
 
+/* Envelope domains for a server without SMTPUTF8: A-labels, local part
+   untouched; broken IDNs refused before connecting. */
+static void
+test_domain_to_ascii(void)
+{
+	static const char *const ok[][2] = {
+		{"user@b\xc3\xbc"
+		 "cher.example",
+			"user@xn--bcher-kva.example"},
+		/* upper-case Unicode is mapped (UTS #46), the local part kept
+		 */
+		{"J\xc3\xb6rg@B\xc3\x9c"
+		 "CHER.Example",
+			"J\xc3\xb6rg@xn--bcher-kva.example"},
+		{"j@fa\xc3\x9f.de", "j@xn--fa-hia.de"},
+		{"\"a@b\"@b\xc3\xbc"
+		 "cher.example",
+			"\"a@b\"@xn--bcher-kva.example"},
+		/* ASCII keeps its spelling; valid A-labels pass */
+		{"Jane@Example.COM", "Jane@Example.COM"},
+		{"j@xn--bcher-kva.example", "j@xn--bcher-kva.example"},
+		{"j@XN--BCHER-KVA.example", "j@XN--BCHER-KVA.example"},
+		{"j@[192.0.2.1]", "j@[192.0.2.1]"},
+		{"root", "root"},
+		{"\"a@b\"", "\"a@b\""},
+		{"\xc3\xa4@x.example", "\xc3\xa4@x.example"},
+	};
+	static const char *const bad[][2] = {
+		{"j@a..b",
+			"'j@a..b': invalid domain name 'a..b' (empty label)"},
+		{"j@b\xc3\xbc"
+		 "cher.",
+			"'j@b\\xc3\\xbccher.': invalid domain name "
+			"'b\\xc3\\xbccher.' (empty label)"},
+		{"j@.x", "'j@.x': invalid domain name '.x' (empty label)"},
+		{"j@xn--zz", "'j@xn--zz': invalid domain name 'xn--zz' ("},
+		{"j@mail.xn--zz.example", "'j@mail.xn--zz.example': invalid "},
+		{"j@\xe2\x98\x83.example", "'j@\\xe2\\x98\\x83.example': "
+					   "invalid domain name"},
+		{"j@b\xfc"
+		 "cher.example",
+			"'j@b\\xfccher.example': invalid domain name"},
+	};
+	struct error err;
+	char *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		out = NULL;
+		CHECK_INT(address_domain_to_ascii(ok[i][0], &out, &err), 0);
+		CHECK_STR(out, ok[i][1]);
+		free(out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = (char *)"unset";
+		error_clear(&err);
+		CHECK_INT(address_domain_to_ascii(bad[i][0], &out, &err), -1);
+		CHECK(out == NULL);
+		CHECK_INT(err.cls, ERR_DATA);
+		if (strncmp(err.text, bad[i][1], strlen(bad[i][1])) != 0)
+			fprintf(stderr, "bad %zu: got \"%s\"\n", i, err.text);
+		CHECK(strncmp(err.text, bad[i][1], strlen(bad[i][1])) == 0);
+	}
+	/* libidn2's reason is part of the message */
+	CHECK_INT(address_domain_to_ascii("j@xn--zz", &out, &err), -1);
+	CHECK(strstr(err.text, "punycode") != NULL);
+}
+
+/* The SMTPUTF8 decision: a non-ASCII local part cannot be converted. */
+static void
+test_ascii_checks(void)
+{
+	CHECK_INT(address_is_ascii(""), 1);
+	CHECK_INT(address_is_ascii("j@example.org"), 1);
+	CHECK_INT(address_is_ascii("j@b\xc3\xbc"
+				   "cher.example"),
+		0);
+	CHECK_INT(address_is_ascii("\x7f"), 1);
+	CHECK_INT(address_local_is_ascii("j@b\xc3\xbc"
+					 "cher.example"),
+		1);
+	CHECK_INT(address_local_is_ascii("j\xc3\xb6rg@x.example"), 0);
+	CHECK_INT(address_local_is_ascii("\xc3\xa4"), 0);
+	CHECK_INT(address_local_is_ascii("root"), 1);
+	CHECK_INT(address_local_is_ascii("\"\xc3\xa4@\"@x"), 0);
+}
+
+#define ALIAS_PATH "/etc/aliases"
+
+static int
+aliases_from(struct aliases *a, const char *text, struct error *err)
+{
+	error_clear(err);
+	return aliases_parse(a, ALIAS_PATH, text, strlen(text), err);
+}
+
+/* Parse in, expand it, render the result (or "ERR: text") into got. */
+static const char *
+expand(const struct aliases *a, const char *maildomain, const char *in,
+	char *got, size_t size)
+{
+	struct address_list l;
+	struct error err;
+
+	address_list_init(&l);
+	error_clear(&err);
+	if (address_parse_list(in, strlen(in), &l, &err) < 0 ||
+		address_expand(a, maildomain, &l, &err) < 0)
+		snprintf(got, size, "ERR %d: %.400s", log_exit_code(err.cls),
+			err.text);
+	else
+		render(&l, got, size);
+	address_list_release(&l);
+	return got;
+}
+
+/* The aliases file grammar: comments, blanks, continuations across
+   them, CRLF, case-insensitive names, groups, display names. */
+static void
+test_aliases_grammar(void)
+{
+	static const char text[] =
+		"# system aliases\n"
+		"\n"
+		"root: admin@example.org\n"
+		"Staff : Ann <ann@example.org>, bob,\n"
+		"  carol@example.org,\n"
+		"   # a comment inside does not end the entry\n"
+		"\n"
+		"\tdave@example.org\r\n"
+		"bob: bob@example.net\n"
+		"postmaster:root\n"
+		"  \n"
+		"team: ops: x@example.org, y@example.org;\n"
+		"dotted.name: (comment) d@example.org";
+	struct aliases a;
+	struct error err;
+	char got[512];
+
+	CHECK_INT(aliases_from(&a, text, &err), 0);
+	CHECK_INT(a.n, 6);
+	CHECK_STR(a.path, ALIAS_PATH);
+	CHECK(a.fallback == NULL);
+	CHECK_STR(expand(&a, NULL, "root", got, sizeof(got)),
+		"admin@example.org");
+	CHECK_STR(expand(&a, NULL, "STAFF", got, sizeof(got)),
+		"ann@example.org [Ann], bob@example.net, carol@example.org, "
+		"dave@example.org");
+	CHECK_STR(expand(&a, NULL, "postmaster", got, sizeof(got)),
+		"admin@example.org");
+	CHECK_STR(expand(&a, NULL, "team", got, sizeof(got)),
+		"x@example.org, y@example.org");
+	CHECK_STR(expand(&a, NULL, "Dotted.Name", got, sizeof(got)),
+		"d@example.org");
+	/* qualified addresses are left alone, whatever their local part */
+	CHECK_STR(
+		expand(&a, NULL, "Root@Example.org, root@x", got, sizeof(got)),
+		"Root@Example.org, root@x");
+	/* order kept, duplicates kept (dedupe is the caller's next step),
+	   groups of the replaced address carried over */
+	CHECK_STR(expand(&a, NULL, "x@y, root, z@w, admin@example.org", got,
+			  sizeof(got)),
+		"x@y, admin@example.org, z@w, admin@example.org");
+	CHECK_STR(expand(&a, NULL, "g: root, q@x;", got, sizeof(got)),
+		"admin@example.org {g}, q@x {g}");
+	aliases_release(&a);
+	CHECK_INT(a.n, 0);
+	CHECK(a.path == NULL && a.v == NULL);
+	/* an empty file and a file of comments are valid and alias nothing */
+	CHECK_INT(aliases_from(&a, "", &err), 0);
+	CHECK_INT(a.n, 0);
+	aliases_release(&a);
+	CHECK_INT(aliases_from(&a, "# nothing\n\n  # here\n", &err), 0);
+	CHECK_STR(expand(&a, "example.org", "root", got, sizeof(got)),
+		"root@example.org");
+	aliases_release(&a);
+}
+
+struct alias_error_case {
+	const char *text;
+	size_t len; /* 0: strlen(text) */
+	const char *want;
+};
+
+/* Each grammar error, with the line where the entry starts. */
+static void
+test_aliases_errors(void)
+{
+	static const struct alias_error_case cases[] = {
+		{"root admin@x\n", 0,
+			ALIAS_PATH ":1: expected 'name: address, ...'"},
+		{"a: x@y\n\n# c\nb x@y\n", 0,
+			ALIAS_PATH ":4: expected 'name: address, ...'"},
+		{"a b: x@y\n", 0, ALIAS_PATH ":1: invalid alias name 'a b'"},
+		{"a@b: x@y\n", 0, ALIAS_PATH ":1: invalid alias name 'a@b'"},
+		{": x@y\n", 0, ALIAS_PATH ":1: invalid alias name ''"},
+		{"\"a\": x@y\n", 0,
+			ALIAS_PATH ":1: invalid alias name '\"a\"'"},
+		{"  x@y\n", 0,
+			ALIAS_PATH ":1: continuation line without an alias "
+				   "before it"},
+		{"# c\n\tx@y\n", 0,
+			ALIAS_PATH ":2: continuation line without an alias "
+				   "before it"},
+		{"a:\n", 0, ALIAS_PATH ":1: alias 'a' has no addresses"},
+		{"a: ,, (none)\nb: x@y\n", 0,
+			ALIAS_PATH ":1: alias 'a' has no addresses"},
+		{"a: x@y\nb: x@y y@z\n", 0,
+			ALIAS_PATH ":2: alias 'b': unexpected 'y' after "
+				   "address (missing ','?) at offset 5"},
+		{"a: x@y\nb: x@y,\n  (unclosed\nc: z@w\n", 0,
+			ALIAS_PATH ":2: alias 'b': unterminated comment "
+				   "opened at offset 6"},
+		{"a: x@y\nb: c@d\nA: e@f\n", 0,
+			ALIAS_PATH ":3: alias 'A' already defined on line 1"},
+		{"a: |/usr/bin/procmail\n", 0,
+			ALIAS_PATH
+			":1: alias 'a': pipes and files need a local "
+			"delivery agent; postie only sends mail"},
+		{"a: x@y, /var/mail/a\n", 0,
+			ALIAS_PATH
+			":1: alias 'a': pipes and files need a local "
+			"delivery agent; postie only sends mail"},
+		{"list: :include:/etc/list\n", 0,
+			ALIAS_PATH ":1: alias 'list': :include: needs a local "
+				   "delivery agent; postie only sends mail"},
+		{"a: x@b_c\n", 0,
+			ALIAS_PATH ":1: alias 'a': invalid address 'x@b_c': "
+				   "'_' not allowed in domain"},
+		{"a: x@y\nb: z\0@w\n", 13, ALIAS_PATH ":2: NUL byte"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aliases a;
+		struct error err;
+		size_t len =
+			cases[i].len ? cases[i].len : strlen(cases[i].text);
+
+		error_clear(&err);
+		CHECK_INT(
+			aliases_parse(&a, ALIAS_PATH, cases[i].text, len, &err),
+			-1);
+		CHECK_INT(err.cls, ERR_CONFIG);
+		CHECK_STR(err.text, cases[i].want);
+		/* a failed parse leaves nothing to free */
+		CHECK(a.n == 0 && a.v == NULL && a.path == NULL);
+		aliases_release(&a);
+	}
+}
+
+/* One entry may not grow past its cap through continuation lines. */
+static void
+test_aliases_entry_cap(void)
+{
+	struct aliases a;
+	struct error err;
+	struct buf text;
+	int i;
+
+	buf_init(&text, (size_t)-1);
+	buf_addstr(&text, "big: a@x\n");
+	for (i = 0; i < 3000; i++)
+		buf_addstr(&text, "  , someone.with.a.long.name@x.example\n");
+	CHECK_INT(aliases_parse(&a, ALIAS_PATH, text.data, text.len, &err), -1);
+	CHECK_STR(err.text, ALIAS_PATH ":1: alias 'big' is longer than 65536 "
+				       "bytes");
+	buf_release(&text);
+}
+
+/* Names that point to names, default:, and qualification. */
+static void
+test_aliases_expand(void)
+{
+	struct aliases a;
+	struct error err;
+	char got[512];
+
+	/* recursion: a target without '@' is expanded again */
+	CHECK_INT(aliases_from(&a, "a: b, first@x\nb: c, x@y\nc: z@w\n", &err),
+		0);
+	CHECK_STR(expand(&a, NULL, "a", got, sizeof(got)), "z@w, x@y, first@x");
+	/* a name no alias claims is qualified, inside an alias too */
+	CHECK_STR(expand(&a, "example.org", "a, nobody, Jane <www-data>", got,
+			  sizeof(got)),
+		"z@w, x@y, first@x, nobody@example.org, "
+		"www-data@example.org [Jane]");
+	aliases_release(&a);
+	CHECK_INT(aliases_from(&a, "a: b\nb: lost\n", &err), 0);
+	CHECK_STR(expand(&a, "example.org", "a", got, sizeof(got)),
+		"lost@example.org");
+	aliases_release(&a);
+
+	/* default: catches unknown names, not known or qualified ones */
+	CHECK_INT(
+		aliases_from(&a,
+			"root: r@x\nDEFAULT: catch@x\nops: root, temp\n", &err),
+		0);
+	CHECK(a.fallback != NULL);
+	CHECK_STR(expand(&a, "example.org", "nobody, root, q@y", got,
+			  sizeof(got)),
+		"catch@x, r@x, q@y");
+	CHECK_STR(expand(&a, NULL, "ops", got, sizeof(got)), "r@x, catch@x");
+	aliases_release(&a);
+	/* a bare name inside default: is qualified, not looped */
+	CHECK_INT(aliases_from(&a, "default: postmaster, copy@x\n", &err), 0);
+	CHECK_STR(expand(&a, "example.org", "nobody", got, sizeof(got)),
+		"postmaster@example.org, copy@x");
+	CHECK_STR(expand(&a, NULL, "nobody", got, sizeof(got)),
+		"ERR 65: cannot qualify 'postmaster': no alias, and no "
+		"maildomain (set maildomain or from)");
+	aliases_release(&a);
+	CHECK_INT(aliases_from(
+			  &a, "default: postmaster\npostmaster: pm@x\n", &err),
+		0);
+	CHECK_STR(expand(&a, NULL, "nobody", got, sizeof(got)), "pm@x");
+	aliases_release(&a);
+}
+
+/* Loops are reported with the cycle; chains and fan-out are capped. */
+static void
+test_aliases_loops(void)
+{
+	struct aliases a;
+	struct error err;
+	struct buf text;
+	char got[512];
+	int i;
+
+	CHECK_INT(aliases_from(&a, "a: b\nb: a\nx: y@z, a\n", &err), 0);
+	CHECK_STR(expand(&a, NULL, "a", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": loop: a -> b -> a");
+	CHECK_STR(expand(&a, NULL, "x", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": loop: a -> b -> a");
+	CHECK_STR(expand(&a, NULL, "B", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": loop: b -> a -> b");
+	aliases_release(&a);
+	CHECK_INT(aliases_from(&a, "Self: x@y, self\n", &err), 0);
+	CHECK_STR(expand(&a, NULL, "self", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": loop: Self -> Self");
+	aliases_release(&a);
+	/* an alias named twice on one level is no loop */
+	CHECK_INT(aliases_from(&a, "a: b, b\nb: x@y\n", &err), 0);
+	CHECK_STR(expand(&a, NULL, "a, b", got, sizeof(got)), "x@y, x@y, x@y");
+	aliases_release(&a);
+
+	/* 16 aliases deep is fine, 17 is not */
+	buf_init(&text, (size_t)-1);
+	for (i = 0; i < 16; i++)
+		buf_printf(&text, "n%d: n%d\n", i, i + 1);
+	buf_addstr(&text, "n16: end@x\n");
+	CHECK_INT(aliases_from(&a, text.data, &err), 0);
+	CHECK_STR(expand(&a, NULL, "n1", got, sizeof(got)), "end@x");
+	CHECK_STR(expand(&a, NULL, "n0", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": 'n0' nests more than 16 "
+		"aliases deep");
+	aliases_release(&a);
+
+	/* 10^5 addresses from five levels of ten: refused, quickly */
+	buf_reset(&text);
+	for (i = 0; i < 5; i++) {
+		int j;
+
+		buf_printf(&text, "l%d: ", i);
+		for (j = 0; j < 10; j++)
+			if (i < 4)
+				buf_printf(
+					&text, "%sl%d", j ? ", " : "", i + 1);
+			else
+				buf_printf(&text, "%su%d@x", j ? ", " : "", j);
+		buf_addch(&text, '\n');
+	}
+	CHECK_INT(aliases_from(&a, text.data, &err), 0);
+	CHECK_STR(expand(&a, NULL, "l1", got, sizeof(got)) + 0, got);
+	CHECK(strncmp(got, "ERR", 3) != 0); /* 10^4: at the cap, fine */
+	CHECK_STR(expand(&a, NULL, "l0", got, sizeof(got)),
+		"ERR 78: aliases " ALIAS_PATH ": aliases give more than 10000 "
+		"addresses");
+	aliases_release(&a);
+	buf_release(&text);
+}
+
+/* Without an alias: maildomain, else a clear error; l stays as it was. */
+static void
+test_qualify(void)
+{
+	struct address_list l;
+	struct aliases a;
+	struct error err;
+	char got[512];
+
+	CHECK_STR(expand(NULL, "example.org",
+			  "root, Cron Daemon <root>, j@x, \"john doe\"", got,
+			  sizeof(got)),
+		"root@example.org, root@example.org [Cron Daemon], j@x, "
+		"\"john doe\"@example.org");
+	/* a quoted '@' does not make a name qualified */
+	CHECK_STR(expand(NULL, "example.org", "\"a@b\", \"a@b\"@x", got,
+			  sizeof(got)),
+		"\"a@b\"@example.org, \"a@b\"@x");
+	CHECK_STR(expand(NULL, NULL, "j@x, root", got, sizeof(got)),
+		"ERR 65: cannot qualify 'root': no alias, and no maildomain "
+		"(set maildomain or from)");
+	CHECK_STR(expand(NULL, "", "Logwatch", got, sizeof(got)),
+		"ERR 65: cannot qualify 'Logwatch': no alias, and no "
+		"maildomain (set maildomain or from)");
+	CHECK_STR(expand(NULL, NULL, "j@x, k@y", got, sizeof(got)), "j@x, k@y");
+	CHECK_INT(aliases_from(&a, "root: admin@x\n", &err), 0);
+	CHECK_STR(expand(&a, NULL, "root, www-data", got, sizeof(got)),
+		"ERR 65: cannot qualify 'www-data': no alias, and no "
+		"maildomain (set maildomain or from)");
+	/* on error the list is untouched */
+	address_list_init(&l);
+	CHECK_INT(address_parse_list("root, www-data", 14, &l, &err), 0);
+	CHECK_INT(address_expand(&a, NULL, &l, &err), -1);
+	CHECK_INT(l.n, 2);
+	if (l.n == 2) {
+		CHECK_STR(l.v[0].mailbox, "root");
+		CHECK_STR(l.v[1].mailbox, "www-data");
+	}
+	/* expansion then dedupe: one copy each */
+	CHECK_INT(address_parse_list(", admin@x, Root", 15, &l, &err), 0);
+	CHECK_INT(address_expand(&a, "example.org", &l, &err), 0);
+	address_list_dedupe(&l);
+	CHECK_STR(
+		render(&l, got, sizeof(got)), "admin@x, www-data@example.org");
+	address_list_release(&l);
+	aliases_release(&a);
+}
+
+static void
+qualify_check(const struct aliases *a, const char *maildomain, const char *name,
+	const char *want)
+{
+	struct error err;
+	char *out = NULL;
+	char got[512];
+
+	error_clear(&err);
+	if (address_qualify_name(a, maildomain, name, &out, &err) < 0) {
+		snprintf(got, sizeof(got), "ERR %d: %.400s",
+			log_exit_code(err.cls), err.text);
+		CHECK(out == NULL);
+	} else {
+		snprintf(got, sizeof(got), "%s", out);
+	}
+	CHECK_STR(got, want);
+	free(out);
+}
+
+/* Headers get one mailbox per bare name: the alias's only address,
+   else name@maildomain. */
+static void
+test_qualify_name(void)
+{
+	struct aliases a;
+	struct error err;
+
+	CHECK_INT(aliases_from(&a,
+			  "root: admin@x\nstaff: a@x, b@x\nsame: a@x, a@X\n"
+			  "via: root\nloop: loop\n",
+			  &err),
+		0);
+	qualify_check(&a, "example.org", "root", "admin@x");
+	qualify_check(&a, NULL, "Root", "admin@x");
+	qualify_check(&a, "example.org", "via", "admin@x");
+	qualify_check(&a, NULL, "same", "a@x");
+	qualify_check(&a, "example.org", "staff", "staff@example.org");
+	qualify_check(&a, NULL, "staff",
+		"ERR 65: cannot qualify 'staff' for a header: its alias gives "
+		"2 addresses, and no maildomain (set maildomain or from)");
+	qualify_check(&a, "example.org", "nobody", "nobody@example.org");
+	qualify_check(&a, NULL, "nobody",
+		"ERR 65: cannot qualify 'nobody': no alias, and no maildomain "
+		"(set maildomain or from)");
+	qualify_check(&a, NULL, "j@x", "j@x");
+	qualify_check(&a, "example.org", "loop",
+		"ERR 78: aliases " ALIAS_PATH ": loop: loop -> loop");
+	aliases_release(&a);
+	qualify_check(NULL, "example.org", "Logwatch", "Logwatch@example.org");
+	CHECK_INT(aliases_from(&a, "default: catch@x\n", &err), 0);
+	qualify_check(&a, "example.org", "nobody", "catch@x");
+	aliases_release(&a);
+}
+
+/* The file itself: read whole, missing and oversized files named. */
+static void
+test_aliases_load(void)
+{
+	char path[] = "/tmp/postie-aliases-XXXXXX";
+	static const char text[] = "root: admin@example.org\n";
+	struct aliases a;
+	struct error err;
+	char got[256], want[512];
+	FILE *f;
+	int fd, i;
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_INT(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+	CHECK_INT(aliases_load(&a, path, &err), 0);
+	CHECK_STR(a.path, path);
+	CHECK_STR(expand(&a, NULL, "root", got, sizeof(got)),
+		"admin@example.org");
+	aliases_release(&a);
+	/* a line error names the file */
+	CHECK_INT(write(fd, "oops\n", 5), 5);
+	CHECK_INT(aliases_load(&a, path, &err), -1);
+	snprintf(want, sizeof(want), "%s:2: expected 'name: address, ...'",
+		path);
+	CHECK_STR(err.text, want);
+	/* past the cap */
+	f = fdopen(fd, "w");
+	for (i = 0; f && i < ALIASES_FILE_MAX / 32 + 1; i++)
+		fputs("# 32 bytes of comment .........\n", f);
+	if (f)
+		fclose(f);
+	else
+		close(fd);
+	CHECK_INT(aliases_load(&a, path, &err), -1);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	snprintf(want, sizeof(want),
+		"aliases file '%s' is larger than %d bytes", path,
+		ALIASES_FILE_MAX);
+	CHECK_STR(err.text, want);
+	unlink(path);
+	/* missing */
+	CHECK_INT(aliases_load(&a, path, &err), -1);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	snprintf(want, sizeof(want),
+		"cannot open aliases file '%s': No such file or directory",
+		path);
+	CHECK_STR(err.text, want);
+	CHECK(a.n == 0 && a.path == NULL);
+	aliases_release(&a);
+}
+
 int
 main(void)
 {
@@ -748,5 +1314,15 @@ main(void)
 	test_parse_then_envelope();
 	test_robustness();
 	test_dedupe();
+	test_domain_to_ascii();
+	test_ascii_checks();
+	test_aliases_grammar();
+	test_aliases_errors();
+	test_aliases_entry_cap();
+	test_aliases_expand();
+	test_aliases_loops();
+	test_qualify();
+	test_qualify_name();
+	test_aliases_load();
 	return check_finish();
 }

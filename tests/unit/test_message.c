@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,6 +195,8 @@ check_through_at(int line, const char *in, int dot_ends, const char *want,
 	message_release(&m);
 }
 
+#define CHECK_LIT(got, glen, lit) CHECK_MEM(got, glen, lit, sizeof(lit) - 1)
+
 #define check_through(in, dot_ends, want, stuffed)                             \
 	check_through_at(__LINE__, in, dot_ends, want, stuffed)
 
@@ -214,9 +217,9 @@ test_line_endings(void)
 	check_through("To: a@x\r\r\nSubject: hi\r\r\n\r\r\nline 1\r\r\n"
 		      "line 2\r\n",
 		1, want, want);
-	/* A CR inside a line is data. */
-	check_through("A: b\n\nx\ry\n", 1, "A: b\r\n\r\nx\ry\r\n",
-		"A: b\r\n\r\nx\ry\r\n");
+	/* A bare CR ends a line like a bare LF (RFC 5321 §2.3.8). */
+	check_through("A: b\n\nx\ry\n", 1, "A: b\r\n\r\nx\r\ny\r\n",
+		"A: b\r\n\r\nx\r\ny\r\n");
 	/* A missing final newline is added; a final lone CR is a line end. */
 	check_through("A: b\n\nlast", 1, "A: b\r\n\r\nlast\r\n",
 		"A: b\r\n\r\nlast\r\n");
@@ -323,10 +326,11 @@ rng(void)
 static void
 make_random(size_t size, struct buf *in, struct buf *want, struct buf *stuffed)
 {
-	static const char alphabet[] = "abc .\r\t\x80";
-	static const char *const endings[] = {"\n", "\r\n", "\r\r\n"};
+	static const char alphabet[] = "abc .\t\x80";
+	static const char *const endings[] = {"\n", "\r\n", "\r\r\n", "\r"};
 	char line[400];
-	size_t len, i;
+	size_t len, i, e;
+	int after_cr = 0;
 
 	buf_append(in, "A: b\n\n", 6);
 	buf_append(want, "A: b\r\n\r\n", 8);
@@ -335,10 +339,12 @@ make_random(size_t size, struct buf *in, struct buf *want, struct buf *stuffed)
 		len = rng() % (rng() % 8 == 0 ? sizeof(line) : 12);
 		for (i = 0; i < len; i++)
 			line[i] = alphabet[rng() % (sizeof(alphabet) - 1)];
-		while (len > 0 && line[len - 1] == '\r')
-			len--;
+		/* after a bare CR, an empty line ending in LF would join it
+		   into one line ending: only another CR keeps it a line */
+		e = after_cr && len == 0 ? 3 : rng() % 4;
+		after_cr = e == 3;
 		buf_append(in, line, len);
-		buf_addstr(in, endings[rng() % 3]);
+		buf_addstr(in, endings[e]);
 		buf_append(want, line, len);
 		buf_append(want, "\r\n", 2);
 		if (len > 0 && line[0] == '.')
@@ -385,12 +391,10 @@ test_8bit(void)
 {
 	struct message m;
 	struct error err;
-	static const char nul[] = "A: b\n\nx\0y\n";
 
 	CHECK_INT(
 		read_input("Subject: caf\xc3\xa9\n\nx\n", 18, 1, &m, &err), 0);
 	CHECK_INT(m.has_8bit, 1);
-	CHECK_INT(m.has_nul, 0);
 	message_release(&m);
 	CHECK_INT(read_input("A: b\n\nplain\n", 12, 1, &m, &err), 0);
 	CHECK_INT(m.has_8bit, 0);
@@ -401,13 +405,6 @@ test_8bit(void)
 	/* What follows the "." line is not part of the message. */
 	CHECK_INT(read_input("A: b\n\nx\n.\n\xff\n", 12, 1, &m, &err), 0);
 	CHECK_INT(m.has_8bit, 0);
-	message_release(&m);
-	/* NUL is noted and carried through. */
-	CHECK_INT(read_input(nul, sizeof(nul) - 1, 1, &m, &err), 0);
-	CHECK_INT(m.has_nul, 1);
-	CHECK_INT(m.has_8bit, 0);
-	check_wire_at(__LINE__, &m, "A: b\r\n\r\nx\0y\r\n", 13,
-		"A: b\r\n\r\nx\0y\r\n", 13);
 	message_release(&m);
 }
 
@@ -601,7 +598,7 @@ test_caps(void)
 	memset(field, 'a', sizeof(field));
 	for (i = 0; i < 1000; i++) {
 		buf_printf(&in, "X-Fill-%04zu: ", i);
-		buf_append(&in, field, 1000);
+		buf_append(&in, field, 980);
 		buf_addch(&in, '\n');
 	}
 	CHECK_INT(read_input(in.data, in.len, 1, &m, &err), 0);
@@ -609,14 +606,15 @@ test_caps(void)
 	message_release(&m);
 	for (; i < 1100; i++) {
 		buf_printf(&in, "X-Fill-%04zu: ", i);
-		buf_append(&in, field, 1000);
+		buf_append(&in, field, 980);
 		buf_addch(&in, '\n');
 	}
 	buf_addstr(&in, "\nbody\n");
 	check_error_at(__LINE__, in.data, in.len, ERR_DATA, "header section");
 
-	/* One line may hold MESSAGE_LINE_MAX bytes, not more; the error
-	   names the line. */
+	/* One line may hold 998 octets (RFC 5322 §2.1.1), not more; the
+	   error names the line. */
+	CHECK_INT(MESSAGE_LINE_MAX, 998);
 	buf_reset(&in);
 	buf_addstr(&in, "A: b\n\n");
 	for (i = 0; i < MESSAGE_LINE_MAX; i++)
@@ -627,10 +625,12 @@ test_caps(void)
 	message_release(&m);
 	in.len -= 3;
 	buf_addstr(&in, "x\nshort\n");
-	check_error_at(__LINE__, in.data, in.len, ERR_DATA, "line 3 is longer");
+	check_error_at(__LINE__, in.data, in.len, ERR_DATA,
+		"line 3 is longer than 998 octets (RFC 5322 section 2.1.1)");
 	/* ... also when it is the last line, without LF. */
 	in.len -= 7;
-	check_error_at(__LINE__, in.data, in.len, ERR_DATA, "line 3 is longer");
+	check_error_at(__LINE__, in.data, in.len, ERR_DATA,
+		"line 3 is longer than 998 octets (RFC 5322 section 2.1.1)");
 	/* ... and in the header. */
 	in.data[0] = 'X';
 	in.data[1] = ':';
@@ -813,6 +813,1083 @@ test_reader_small_cap(void)
 	message_release(&m);
 }
 
+/* --- line rules (RFC 5321 §2.3.8, §4.5.2) ------------------------------- */
+
+static void
+test_bare_cr(void)
+{
+	/* A bare CR ends a line; a run of CRs before an LF is one line
+	   ending; a run not ended by LF is one line ending per CR. */
+	check_through("A: b\r\rB: c\r\rbody\rmore\r", 0,
+		"A: b\r\n\r\nB: c\r\n\r\nbody\r\nmore\r\n",
+		"A: b\r\n\r\nB: c\r\n\r\nbody\r\nmore\r\n");
+	check_through("A: b\n\nx\r\r\r\ny\n", 0, "A: b\r\n\r\nx\r\ny\r\n",
+		"A: b\r\n\r\nx\r\ny\r\n");
+	check_through("A: b\n\nx\r\r\ry\n", 0, "A: b\r\n\r\nx\r\n\r\n\r\ny\r\n",
+		"A: b\r\n\r\nx\r\n\r\n\r\ny\r\n");
+	/* CR then LF in the next read is still one line ending, and CRs
+	   at the very end: the first ends the line, each other one an
+	   empty line. */
+	check_through("A: b\n\nx\r\r", 0, "A: b\r\n\r\nx\r\n\r\n",
+		"A: b\r\n\r\nx\r\n\r\n");
+	/* a CR in a header field: the field ends there, and what follows
+	   is a field of its own or the body */
+	check_through("Subject: a\rBcc: x@y\n\nb\n", 0,
+		"Subject: a\r\nBcc: x@y\r\n\r\nb\r\n",
+		"Subject: a\r\nBcc: x@y\r\n\r\nb\r\n");
+	/* "\r" + SP continues a field like "\n" + SP */
+	check_through("Subject: a\r b\n\nc\n", 0,
+		"Subject: a\r\n b\r\n\r\nc\r\n",
+		"Subject: a\r\n b\r\n\r\nc\r\n");
+}
+
+static void
+test_bare_cr_pieces(void)
+{
+	static const char in[] = "A: b\r\rx\r\r\r\ny\r\r\rz\r\n.\r\r.\rend\r\r";
+	static const char want[] = "A: b\r\n\r\nx\r\ny\r\n\r\n\r\nz\r\n.\r\n"
+				   "\r\n.\r\nend\r\n\r\n";
+	static const char stuffed[] = "A: b\r\n\r\nx\r\ny\r\n\r\n\r\nz\r\n"
+				      "..\r\n\r\n..\r\nend\r\n\r\n";
+	static const size_t pieces[] = {1, 2, 3, 4096};
+	struct message m;
+	struct error err;
+	size_t i;
+
+	/* CR runs split across reads at every point. */
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		CHECK_INT(read_pipe_input(
+				  in, sizeof(in) - 1, pieces[i], 0, &m, &err),
+			0);
+		check_wire_at(__LINE__, &m, want, sizeof(want) - 1, stuffed,
+			sizeof(stuffed) - 1);
+		message_release(&m);
+	}
+}
+
+static void
+check_error_exact_at(int line, const char *in, size_t len, int dot_ends,
+	enum err_class cls, const char *text)
+{
+	struct message m;
+	struct error err;
+
+	error_clear(&err);
+	if (read_input(in, len, dot_ends, &m, &err) == 0) {
+		check_failed++;
+		fprintf(stderr, "%s:%d: FAIL: no error\n", __FILE__, line);
+		message_release(&m);
+		return;
+	}
+	if (err.cls == cls && strcmp(err.text, text) == 0) {
+		check_passed++;
+		return;
+	}
+	check_failed++;
+	fprintf(stderr, "%s:%d: FAIL: error %d \"%s\", want %d \"%s\"\n",
+		__FILE__, line, (int)err.cls, err.text, (int)cls, text);
+}
+
+#define check_error_exact(in, len, dot_ends, cls, text)                        \
+	check_error_exact_at(__LINE__, in, len, dot_ends, cls, text)
+#define check_error_lit(lit, cls, text)                                        \
+	check_error_exact_at(__LINE__, lit, sizeof(lit) - 1, 0, cls, text)
+
+static void
+test_nul_refused(void)
+{
+	struct buf in;
+	char want[100];
+	size_t i;
+
+	/* Refused with its offset in the input as read (from 0), dropped
+	   "From " lines and CRs counted. */
+	check_error_lit("A: b\n\nx\0y\n", ERR_DATA,
+		"NUL byte at offset 7 of the input");
+	check_error_lit("From x@y\r\r\nA: b\0\n\nx\n", ERR_DATA,
+		"NUL byte at offset 15 of the input");
+	check_error_lit("\0", ERR_DATA, "NUL byte at offset 0 of the input");
+	/* in the last line without LF, and after a bare CR */
+	check_error_lit("A: b\n\nx\ry\0", ERR_DATA,
+		"NUL byte at offset 9 of the input");
+	/* the smuggling form "\r\n\0.\r\n" */
+	check_error_lit("A: b\r\n\r\nx\r\n\0.\r\nMAIL FROM:<a@b>\r\n", ERR_DATA,
+		"NUL byte at offset 11 of the input");
+	/* after the "." line (without -i) nothing is read, NUL or not */
+	check_through_at(__LINE__, "A: b\n\nx\n.\n\0\n", 1, "A: b\r\n\r\nx\r\n",
+		"A: b\r\n\r\nx\r\n");
+	/* far into the input, past several reads */
+	buf_init(&in, (size_t)1 << 24);
+	buf_addstr(&in, "A: b\n\n");
+	for (i = 0; in.len < 200000; i++)
+		buf_addstr(&in, "0123456789abcdef0123456789abcdef012345678\n");
+	buf_addstr(&in, "abc");
+	snprintf(want, sizeof(want), "NUL byte at offset %zu of the input",
+		in.len);
+	CHECK(in.len > 200000);
+	buf_addch(&in, '\0');
+	buf_addstr(&in, "more\n");
+	check_error_exact(in.data, in.len, 0, ERR_DATA, want);
+	buf_release(&in);
+}
+
+static void
+test_line_998(void)
+{
+	char line[1200];
+	struct buf in;
+	struct message m;
+	struct error err;
+
+	memset(line, 'x', sizeof(line));
+	buf_init(&in, 1 << 20);
+	/* exactly 998 octets before each kind of line ending is fine */
+	buf_addstr(&in, "A: b\n\n");
+	buf_append(&in, line, 998);
+	buf_addstr(&in, "\r");
+	buf_append(&in, line, 998);
+	buf_addstr(&in, "\r\r\n");
+	buf_append(&in, line, 998);
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK_INT(m.body_len, 3 * 1000);
+	message_release(&m);
+	/* 999 is refused with the line number, counted as the line
+	   rules split the input (a bare CR ends a line) */
+	buf_addstr(&in, "x");
+	check_error_exact(in.data, in.len, 0, ERR_DATA,
+		"line 5 is longer than 998 octets (RFC 5322 section 2.1.1)");
+	buf_reset(&in);
+	buf_addstr(&in, "From x\nA: b\r\r");
+	buf_append(&in, line, 999);
+	buf_addstr(&in, "\n");
+	check_error_exact(in.data, in.len, 0, ERR_DATA,
+		"line 4 is longer than 998 octets (RFC 5322 section 2.1.1)");
+	/* in the header, and far longer than a read */
+	buf_reset(&in);
+	buf_addstr(&in, "Subject: ");
+	while (in.len < 300000)
+		buf_append(&in, line, sizeof(line));
+	check_error_exact(in.data, in.len, 0, ERR_DATA,
+		"line 1 is longer than 998 octets (RFC 5322 section 2.1.1)");
+	/* the dropped mbox line counts too */
+	buf_reset(&in);
+	buf_addstr(&in, "From ");
+	buf_append(&in, line, 994);
+	buf_addstr(&in, "\nA: b\n");
+	check_error_exact(in.data, in.len, 0, ERR_DATA,
+		"line 1 is longer than 998 octets (RFC 5322 section 2.1.1)");
+	buf_release(&in);
+}
+
+/* The wire data (stuffed) is safe to send before ".\r\n": every CR and
+   LF is part of a CRLF, it ends with CRLF, and no line is a lone ".". */
+static int
+wire_is_safe(const char *w, size_t len)
+{
+	size_t i;
+
+	if (len < 2 || w[len - 2] != '\r' || w[len - 1] != '\n')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (w[i] == '\r' && (i + 1 == len || w[i + 1] != '\n'))
+			return 0;
+		if (w[i] == '\n' && (i == 0 || w[i - 1] != '\r'))
+			return 0;
+		if (w[i] == '.' && (i == 0 || w[i - 1] == '\n') &&
+			i + 1 < len && w[i + 1] == '\r')
+			return 0;
+	}
+	return 1;
+}
+
+/* A small input through a pipe, written whole before the read: the
+   cheapest way to feed the many inputs below. */
+static int
+read_small(const char *in, size_t len, int dot_ends, struct message *m,
+	struct error *err)
+{
+	struct message_opts opts = {dot_ends, test_dir};
+	int fds[2], rc;
+
+	if (pipe(fds) < 0) {
+		perror("pipe");
+		exit(2);
+	}
+	write_all(fds[1], in, len);
+	close(fds[1]);
+	rc = message_read(m, fds[0], &opts, err);
+	close(fds[0]);
+	return rc;
+}
+
+/* in read with and without -i never yields an unstuffed "." line, a
+   bare CR or LF, or a wire size other than the data's; returns 1 if
+   so (a failure is printed once). */
+static int
+check_smuggle_one(const char *in, size_t len)
+{
+	struct message m;
+	struct error err;
+	char *w, *plain, esc[200];
+	size_t wlen, plen;
+	int dot_ends, ok = 1;
+
+	for (dot_ends = 0; dot_ends <= 1 && ok; dot_ends++) {
+		if (read_small(in, len, dot_ends, &m, &err) < 0) {
+			/* no message left: nothing is sent */
+			ok = err.cls == ERR_NOINPUT;
+			if (!ok)
+				fprintf(stderr, "%s: FAIL: %s\n", __FILE__,
+					err.text);
+			continue;
+		}
+		w = wire(&m, 1, 65536, &wlen);
+		plain = wire(&m, 0, 3, &plen);
+		ok = wire_is_safe(w, wlen) &&
+		     (off_t)plen == message_wire_size(&m) &&
+		     (plen < 2 || (plain[plen - 2] == '\r' &&
+					  plain[plen - 1] == '\n'));
+		if (!ok)
+			fprintf(stderr,
+				"%s: FAIL: smuggling input \"%s\" (-i %d)\n",
+				__FILE__, log_escape(esc, sizeof(esc), in, len),
+				!dot_ends);
+		free(w);
+		free(plain);
+		message_release(&m);
+	}
+	return ok;
+}
+
+static void
+test_smuggling_exhaustive(void)
+{
+	static const char alphabet[] = "\r\n.x";
+	static const char *const prefixes[] = {"", "A: b\r\n\r\n", "A: b\n"};
+	char in[32];
+	size_t p, plen, len, k, idx, total, bad = 0, count = 0;
+
+	/* Every string of CR, LF, '.' and 'x' up to 7 long, alone, after
+	   a header and inside one. */
+	for (p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+		plen = strlen(prefixes[p]);
+		memcpy(in, prefixes[p], plen);
+		for (len = 1, total = 4; len <= 7; len++, total *= 4) {
+			for (idx = 0; idx < total; idx++) {
+				size_t v = idx;
+
+				for (k = 0; k < len; k++, v /= 4)
+					in[plen + k] = alphabet[v % 4];
+				if (!check_smuggle_one(in, plen + len))
+					bad++;
+				count++;
+			}
+		}
+	}
+	CHECK_INT(bad, 0);
+	CHECK(count > 60000);
+}
+
+static void
+test_smuggling_named(void)
+{
+	/* The end-of-data variants of the SMTP smuggling reports (SEC
+	   Consult, December 2023), between two body lines, with -i: each
+	   becomes a stuffed ".." line between CRLF line endings. */
+	static const char *const seqs[] = {"\n.\n", "\n.\r\n", "\r\n.\n",
+		"\r.\r", "\r.\r\n", "\r\n.\r", "\n.\r", "\r.\n", "\n.\r\r\n",
+		"\r\r\n.\r\r\n"};
+	struct buf in;
+	size_t i;
+
+	buf_init(&in, 4096);
+	for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		buf_reset(&in);
+		buf_printf(
+			&in, "A: b\r\n\r\nx%sMAIL FROM:<evil@x>\r\n", seqs[i]);
+		check_through_at(__LINE__, in.data, 0,
+			"A: b\r\n\r\nx\r\n.\r\nMAIL FROM:<evil@x>\r\n",
+			"A: b\r\n\r\nx\r\n..\r\nMAIL FROM:<evil@x>\r\n");
+		/* without -i the "." line ends the input there: nothing of
+		   the smuggled command is read */
+		check_through_at(__LINE__, in.data, 1, "A: b\r\n\r\nx\r\n",
+			"A: b\r\n\r\nx\r\n");
+	}
+	/* ".\r\r\n" at the start of the body, and "\n.\r\ry": the extra
+	   CR is an empty line of its own */
+	check_through("A: b\n\n.\r\r\ny\n", 0, "A: b\r\n\r\n.\r\ny\r\n",
+		"A: b\r\n\r\n..\r\ny\r\n");
+	check_through("A: b\n\nx\n.\r\ry\n", 0,
+		"A: b\r\n\r\nx\r\n.\r\n\r\ny\r\n",
+		"A: b\r\n\r\nx\r\n..\r\n\r\ny\r\n");
+	buf_release(&in);
+}
+
+/* --- header repair: golden input -> output pairs ---------------------- */
+
+/* has_8bit says whether the wire data holds a byte >= 0x80. */
+static void
+check_8bit_at(int line, const struct message *m)
+{
+	size_t len, i;
+	char *w = wire(m, 0, 65536, &len);
+	int any = 0;
+
+	for (i = 0; i < len; i++)
+		any |= (unsigned char)w[i] >= 0x80;
+	free(w);
+	if (any == m->has_8bit) {
+		check_passed++;
+		return;
+	}
+	check_failed++;
+	fprintf(stderr, "%s:%d: FAIL: has_8bit %d, wire says %d\n", __FILE__,
+		line, m->has_8bit, any);
+}
+
+/* Read in with -i, let repair change it (returns < 0 to fail), then the
+   wire data must be want exactly, at every buffer size, with the wire
+   size and has_8bit to match. */
+static void
+check_repair_at(int line, const char *in,
+	int (*repair)(struct message *, struct error *), const char *want)
+{
+	struct message m;
+	struct error err;
+	size_t len = strlen(want), i, slen = 0;
+	char *stuffed = xmalloc(2 * len + 1);
+
+	if (read_input(in, strlen(in), 0, &m, &err) < 0) {
+		check_failed++;
+		fprintf(stderr, "%s:%d: FAIL: read: %s\n", __FILE__, line,
+			err.text);
+		free(stuffed);
+		return;
+	}
+	error_clear(&err);
+	if (repair(&m, &err) < 0) {
+		check_failed++;
+		fprintf(stderr, "%s:%d: FAIL: repair: %s\n", __FILE__, line,
+			err.text);
+	}
+	for (i = 0; i < len; i++) {
+		if (want[i] == '.' && (i == 0 || want[i - 1] == '\n'))
+			stuffed[slen++] = '.';
+		stuffed[slen++] = want[i];
+	}
+	check_wire_at(line, &m, want, len, stuffed, slen);
+	check_8bit_at(line, &m);
+	free(stuffed);
+	message_release(&m);
+}
+
+#define check_repair(in, repair, want)                                         \
+	check_repair_at(__LINE__, in, repair, want)
+
+/* 2023-11-14 22:13:20 UTC */
+#define NOW ((time_t)1700000000)
+
+static char *
+qualify_example(const char *bare, void *ctx, struct error *err)
+{
+	struct buf b;
+	size_t len;
+
+	(void)ctx;
+	if (strcmp(bare, "nobody-here") == 0) {
+		error_set(err, ERR_DATA, "cannot qualify '%s': set maildomain",
+			bare);
+		return NULL;
+	}
+	buf_init(&b, 1024);
+	buf_printf(&b, "%s@example.org", bare);
+	return buf_detach(&b, &len);
+}
+
+static int
+repair_cron(struct message *m, struct error *err)
+{
+	int n;
+
+	n = message_qualify_fields(m, qualify_example, NULL, err);
+	CHECK_INT(n, 2);
+	if (n < 0)
+		return -1;
+	CHECK_INT(message_set_from(
+			  m, MESSAGE_FROM_AUTO, NULL, "root@example.org", err),
+		0);
+	CHECK_INT(message_set_date(m, NOW, err), 1);
+	CHECK_INT(message_remove_fields(m, "Bcc"), 0);
+	CHECK_INT(message_set_to_undisclosed(m, err), 0);
+	return 0;
+}
+
+static void
+test_repair_cron(void)
+{
+	/* Debian cron: From with a comment, bare To, no Date. */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	check_repair("From: root (Cron Daemon)\nTo: root\n"
+		     "Subject: Cron <root@host> /usr/local/bin/job\n"
+		     "MIME-Version: 1.0\n"
+		     "Content-Type: text/plain; charset=UTF-8\n"
+		     "Content-Transfer-Encoding: 8bit\n"
+		     "X-Cron-Env: <SHELL=/bin/sh>\n\n"
+		     "job output\n",
+		repair_cron,
+		"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+		"From: root@example.org (Cron Daemon)\r\n"
+		"To: root@example.org\r\n"
+		"Subject: Cron <root@host> /usr/local/bin/job\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: text/plain; charset=UTF-8\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"X-Cron-Env: <SHELL=/bin/sh>\r\n\r\n"
+		"job output\r\n");
+}
+
+static int
+repair_mailx(struct message *m, struct error *err)
+{
+	CHECK_INT(message_qualify_fields(m, qualify_example, NULL, err), 0);
+	CHECK_INT(message_set_from(m, MESSAGE_FROM_AUTO, "Jane Doe",
+			  "jane@example.org", err),
+		1);
+	CHECK_INT(message_set_date(m, NOW, err), 1);
+	return 0;
+}
+
+static void
+test_repair_mailx(void)
+{
+	/* bsd-mailx: no From, Date or Message-ID (the Message-ID is
+	   checked by pattern in test_msgid). */
+	check_repair("To: friend@example.com\nSubject: hello\n\nhi there\n",
+		repair_mailx,
+		"From: Jane Doe <jane@example.org>\r\n"
+		"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+		"To: friend@example.com\r\nSubject: hello\r\n\r\nhi there\r\n");
+}
+
+static int
+repair_php(struct message *m, struct error *err)
+{
+	CHECK_INT(message_remove_fields(m, "Bcc"), 1);
+	CHECK_INT(message_remove_fields(m, "Resent-Bcc"), 0);
+	CHECK_INT(message_set_to_undisclosed(m, err), 0);
+	CHECK_INT(
+		message_set_from(m, MESSAGE_FROM_AUTO, NULL, "www-data@x", err),
+		0);
+	return 0;
+}
+
+static void
+test_repair_php(void)
+{
+	/* PHP mail(): CRLF headers (one with CR CR LF), LF body, Bcc
+	   passed through. */
+	check_repair("To: a@example.com\r\nSubject: Order\r\n"
+		     "From: shop@example.com\r\r\n"
+		     "Bcc: hidden@example.com,\r\n other@example.com\r\n"
+		     "\r\nline 1\nline 2\n.\nend",
+		repair_php,
+		"To: a@example.com\r\nSubject: Order\r\n"
+		"From: shop@example.com\r\n\r\n"
+		"line 1\r\nline 2\r\n.\r\nend\r\n");
+}
+
+static int
+repair_logwatch(struct message *m, struct error *err)
+{
+	CHECK_INT(message_qualify_fields(m, qualify_example, NULL, err), 2);
+	CHECK_INT(message_set_date(m, NOW, err), 0);
+	return 0;
+}
+
+static void
+test_repair_logwatch(void)
+{
+	/* logwatch: a bare "From: Logwatch", bare To, its own Date. */
+	check_repair("To: root\nFrom: Logwatch\n"
+		     "Subject: Logwatch for host (Linux)\n"
+		     "Date: Mon, 13 Nov 2023 06:25:02 +0100\n\n body\n",
+		repair_logwatch,
+		"To: root@example.org\r\nFrom: Logwatch@example.org\r\n"
+		"Subject: Logwatch for host (Linux)\r\n"
+		"Date: Mon, 13 Nov 2023 06:25:02 +0100\r\n\r\n body\r\n");
+}
+
+static int
+repair_qualify(struct message *m, struct error *err)
+{
+	CHECK_INT(message_qualify_fields(m, qualify_example, NULL, err), 3);
+	return 0;
+}
+
+static void
+test_repair_qualify(void)
+{
+	/* Only the bare addr-specs change: display names, comments,
+	   folding, groups (empty ones too), qualified mailboxes and the
+	   fields without bare names stay byte for byte. */
+	check_repair("To: Admin <root>, a@x (keep),\n"
+		     "  \"Quoted, Name\" <postmaster>, (c) bob (d)\n"
+		     "Cc: team: carl, d@y;, undisclosed:;\n"
+		     "Reply-To: r@x\n"
+		     "Resent-To: <@relay.example:op>\n"
+		     "Subject: root\n\nroot\n",
+		repair_qualify,
+		"To: Admin <root@example.org>, a@x (keep),\r\n"
+		"  \"Quoted, Name\" <postmaster@example.org>, (c) "
+		"bob@example.org (d)\r\n"
+		"Cc: team: carl@example.org, d@y;, undisclosed:;\r\n"
+		"Reply-To: r@x\r\n"
+		"Resent-To: <@relay.example:op@example.org>\r\n"
+		"Subject: root\r\n\r\nroot\r\n");
+}
+
+static void
+test_qualify_errors(void)
+{
+	struct message m;
+	struct error err;
+	static const char in[] = "From: ok@x\nTo: a@x, nobody-here\n\nb\n";
+	static const char bad[] = "To: <root\nCc: root\n\nb\n";
+	size_t len;
+	char *w;
+
+	/* The callback's error comes back, prefixed with the field name;
+	   nothing is changed. */
+	CHECK_INT(read_input(in, sizeof(in) - 1, 0, &m, &err), 0);
+	CHECK_INT(message_qualify_fields(&m, qualify_example, NULL, &err), -1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK_STR(err.text,
+		"To header: cannot qualify 'nobody-here': set maildomain");
+	w = wire(&m, 0, 100, &len);
+	CHECK_LIT(w, len, "From: ok@x\r\nTo: a@x, nobody-here\r\n\r\nb\r\n");
+	free(w);
+	message_release(&m);
+	/* A field the parser refuses is left alone; the next is still
+	   qualified. */
+	CHECK_INT(read_input(bad, sizeof(bad) - 1, 0, &m, &err), 0);
+	CHECK_INT(message_qualify_fields(&m, qualify_example, NULL, &err), 1);
+	w = wire(&m, 0, 100, &len);
+	CHECK_LIT(w, len, "To: <root\r\nCc: root@example.org\r\n\r\nb\r\n");
+	free(w);
+	message_release(&m);
+}
+
+/* A From: built from display name and address, as the wire shows it. */
+static void
+check_from_at(int line, const char *display, const char *want)
+{
+	struct message m;
+	struct error err;
+	char *w, esc[400];
+	size_t len;
+	int rc;
+
+	CHECK_INT(read_input("To: a@x\n\nb\n", 11, 0, &m, &err), 0);
+	rc = message_set_from(&m, MESSAGE_FROM_AUTO, display, "me@x", &err);
+	w = wire(&m, 0, 65536, &len);
+	if (rc == 1 && len == strlen(want) + 14 &&
+		memcmp(w, want, len - 14) == 0 &&
+		strcmp(w + len - 14, "To: a@x\r\n\r\nb\r\n") == 0) {
+		check_passed++;
+	} else {
+		check_failed++;
+		fprintf(stderr, "%s:%d: FAIL: rc %d, got \"%s\"\n", __FILE__,
+			line, rc, log_escape(esc, sizeof(esc), w, len));
+	}
+	free(w);
+	CHECK_INT(m.has_8bit, 0);
+	message_release(&m);
+}
+
+#define check_from(display, want) check_from_at(__LINE__, display, want)
+
+static void
+test_from_display(void)
+{
+	/* atoms as they are; other ASCII quoted; 8-bit as RFC 2047 words,
+	   Q when no longer than B */
+	check_from(NULL, "From: me@x\r\n");
+	check_from("", "From: me@x\r\n");
+	check_from("Cron Daemon", "From: Cron Daemon <me@x>\r\n");
+	check_from("Joe Q. Public", "From: \"Joe Q. Public\" <me@x>\r\n");
+	check_from("Say \"hi\" \\o/",
+		"From: \"Say \\\"hi\\\" \\\\o/\" <me@x>\r\n");
+	check_from(" lead", "From: \" lead\" <me@x>\r\n");
+	check_from("Ann-Kristin Wei\xc3\x9f",
+		"From: =?UTF-8?Q?Ann-Kristin_Wei=C3=9F?= <me@x>\r\n");
+	check_from("J\xc3\xb6rg M\xc3\xbcller",
+		"From: =?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= <me@x>\r\n");
+	check_from("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+		"From: =?UTF-8?B?5pel5pys6Kqe?= <me@x>\r\n");
+	check_from("tab\there", "From: =?UTF-8?Q?tab=09here?= <me@x>\r\n");
+	/* a long name: words of at most 75 characters, split between
+	   characters (22 two-byte characters each), folded between
+	   words */
+	check_from("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+		"From: "
+		"=?UTF-8?B?w6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOpw6nDqcOp"
+		"w6nDqcOpw6k=?=\r\n"
+		" =?UTF-8?B?w6nDqcOp?= <me@x>\r\n");
+}
+
+static void
+test_from_modes(void)
+{
+	struct message m;
+	struct error err;
+	static const char in[] = "To: a@x\nFrom: Foreign \xc3\xa9 <f@other>\n"
+				 "from: second@other\n\nb\n";
+	static const char want[] = "From: Me <me@x>\r\nTo: a@x\r\n\r\nb\r\n";
+	char *w;
+	size_t len;
+
+	/* off never touches it; auto keeps the caller's */
+	CHECK_INT(read_input(in, sizeof(in) - 1, 0, &m, &err), 0);
+	CHECK_INT(
+		message_set_from(&m, MESSAGE_FROM_OFF, "Me", "me@x", &err), 0);
+	CHECK_INT(
+		message_set_from(&m, MESSAGE_FROM_AUTO, "Me", "me@x", &err), 0);
+	CHECK_INT(m.has_8bit, 1);
+	/* on replaces every From: with ours at the top; the 8-bit name
+	   went with it */
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_ON, "Me", "me@x", &err), 1);
+	check_wire_at(
+		__LINE__, &m, want, sizeof(want) - 1, want, sizeof(want) - 1);
+	CHECK_INT(m.has_8bit, 0);
+	CHECK_INT(message_find_field(&m, "From", 0), 0);
+	/* auto after on: ours is there */
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_AUTO, "X", "x@x", &err), 0);
+	message_release(&m);
+
+	/* refused: header injection through the name or the address, bad
+	   UTF-8; the message is unchanged */
+	CHECK_INT(read_input("To: a@x\n\nb\n", 11, 0, &m, &err), 0);
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_AUTO, "Me\r\nBcc: v@x",
+			  "me@x", &err),
+		-1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK_STR(err.text, "display name contains a line break");
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_AUTO, "Me",
+			  "me@x>\r\nBcc: v@x", &err),
+		-1);
+	CHECK_STR(err.text, "From address 'me@x>\\r\\nBcc: v@x' cannot go "
+			    "into a header");
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_AUTO, "Me", "a b@x", &err),
+		-1);
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_AUTO, "Me", "", &err), -1);
+	CHECK_INT(
+		message_set_from(&m, MESSAGE_FROM_AUTO, "\xc3(", "me@x", &err),
+		-1);
+	CHECK_STR(err.text, "display name is not valid UTF-8");
+	CHECK_INT(message_set_from(
+			  &m, MESSAGE_FROM_AUTO, "\xed\xa0\x80", "me@x", &err),
+		-1); /* a surrogate */
+	CHECK_INT(m.nfields, 1);
+	/* a quoted local part is fine */
+	CHECK_INT(message_set_from(
+			  &m, MESSAGE_FROM_AUTO, NULL, "\"john doe\"@x", &err),
+		1);
+	w = wire(&m, 0, 100, &len);
+	CHECK_LIT(w, len, "From: \"john doe\"@x\r\nTo: a@x\r\n\r\nb\r\n");
+	free(w);
+	message_release(&m);
+
+	/* an 8-bit address (SMTPUTF8) makes has_8bit */
+	CHECK_INT(read_input("To: a@x\n\nb\n", 11, 0, &m, &err), 0);
+	CHECK_INT(message_set_from(
+			  &m, MESSAGE_FROM_AUTO, NULL, "j\xc3\xb6rg@x", &err),
+		1);
+	CHECK_INT(m.has_8bit, 1);
+	check_8bit_at(__LINE__, &m);
+	message_release(&m);
+}
+
+static void
+check_date_at(int line, const char *tz, time_t t, const char *want)
+{
+	char out[64];
+	struct error err;
+
+	setenv("TZ", tz, 1);
+	tzset();
+	if (message_format_date(t, out, sizeof(out), &err) < 0)
+		snprintf(out, sizeof(out), "error: %.50s", err.text);
+	if (strcmp(out, want) == 0) {
+		check_passed++;
+		return;
+	}
+	check_failed++;
+	fprintf(stderr, "%s:%d: FAIL: date \"%s\", want \"%s\"\n", __FILE__,
+		line, out, want);
+}
+
+static void
+test_date(void)
+{
+	struct message m;
+	struct error err;
+	char small[10];
+
+	/* RFC 5322 §3.3, the local zone's offset, English names */
+	check_date_at(__LINE__, "UTC", NOW, "Tue, 14 Nov 2023 22:13:20 +0000");
+	check_date_at(__LINE__, "EST5", NOW, "Tue, 14 Nov 2023 17:13:20 -0500");
+	check_date_at(
+		__LINE__, "IST-5:30", NOW, "Wed, 15 Nov 2023 03:43:20 +0530");
+	check_date_at(
+		__LINE__, "NST3:30", NOW, "Tue, 14 Nov 2023 18:43:20 -0330");
+	check_date_at(__LINE__, "UTC", 0, "Thu, 1 Jan 1970 00:00:00 +0000");
+	check_date_at(
+		__LINE__, "UTC", 951782400, "Tue, 29 Feb 2000 00:00:00 +0000");
+	CHECK_INT(message_format_date(NOW, small, sizeof(small), &err), -1);
+	CHECK_INT(err.cls, ERR_SOFTWARE);
+	setenv("TZ", "UTC", 1);
+	tzset();
+
+	/* added only when missing (a removed one does not count) */
+	CHECK_INT(read_input("date: x\n\nb\n", 11, 0, &m, &err), 0);
+	CHECK_INT(message_set_date(&m, NOW, &err), 0);
+	CHECK_INT(message_remove_fields(&m, "Date"), 1);
+	CHECK_INT(message_set_date(&m, NOW, &err), 1);
+	check_wire_at(__LINE__, &m,
+		"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+		"\r\nb\r\n",
+		44, "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\nb\r\n", 44);
+	message_release(&m);
+}
+
+/* "<YYYYMMDDhhmmss.PID.16hex@domain>" */
+static int
+msgid_matches(const char *id, const char *stamp, const char *domain)
+{
+	char pid[32];
+	size_t n, i;
+
+	snprintf(pid, sizeof(pid), ".%ld.", (long)getpid());
+	n = strlen(stamp);
+	if (id[0] != '<' || strncmp(id + 1, stamp, n) != 0)
+		return 0;
+	id += 1 + n;
+	if (strncmp(id, pid, strlen(pid)) != 0)
+		return 0;
+	id += strlen(pid);
+	for (i = 0; i < 16; i++)
+		if (!strchr("0123456789abcdef", id[i]) || id[i] == '\0')
+			return 0;
+	id += 16;
+	return id[0] == '@' && strncmp(id + 1, domain, strlen(domain)) == 0 &&
+	       strcmp(id + 1 + strlen(domain), ">") == 0;
+}
+
+static void
+test_msgid(void)
+{
+	struct message m;
+	struct error err;
+	char a[MESSAGE_MSGID_MAX], b[MESSAGE_MSGID_MAX], *v;
+
+	CHECK_INT(
+		message_make_msgid("example.org", NOW, a, sizeof(a), &err), 0);
+	CHECK(msgid_matches(a, "20231114221320", "example.org"));
+	CHECK_INT(
+		message_make_msgid("example.org", NOW, b, sizeof(b), &err), 0);
+	CHECK(strcmp(a, b) != 0); /* 64 random bits apart */
+	CHECK_INT(
+		message_make_msgid("[192.0.2.1]", NOW, b, sizeof(b), &err), 0);
+	CHECK(msgid_matches(b, "20231114221320", "[192.0.2.1]"));
+	/* domains that would break the field */
+	CHECK_INT(message_make_msgid("", NOW, b, sizeof(b), &err), -1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK_INT(message_make_msgid("a..b", NOW, b, sizeof(b), &err), -1);
+	CHECK_INT(message_make_msgid("a>b", NOW, b, sizeof(b), &err), -1);
+	CHECK_INT(
+		message_make_msgid("x\r\nBcc: y", NOW, b, sizeof(b), &err), -1);
+	CHECK_STR(err.text, "Message-ID domain 'x\\r\\nBcc: y' is not a valid "
+			    "domain");
+	CHECK_INT(message_make_msgid(NULL, NOW, b, sizeof(b), &err), -1);
+
+	/* bsd-mailx: added at the top, after From and Date */
+	CHECK_INT(read_input("To: a@x\n\nb\n", 11, 0, &m, &err), 0);
+	CHECK_INT(
+		message_set_from(&m, MESSAGE_FROM_AUTO, NULL, "me@x", &err), 1);
+	CHECK_INT(message_set_date(&m, NOW, &err), 1);
+	CHECK_INT(message_set_msgid(&m, "example.org", NOW, &err), 1);
+	CHECK_INT(message_find_field(&m, "Message-ID", 0), 2);
+	CHECK_INT(message_find_field(&m, "To", 0), 3);
+	CHECK_INT(m.nadded, 3);
+	v = message_field_value(&m, 2);
+	CHECK(msgid_matches(v, "20231114221320", "example.org"));
+	free(v);
+	CHECK_INT(message_set_msgid(&m, "example.org", NOW, &err), 0);
+	CHECK_INT(message_wire_size(&m),
+		(off_t)(strlen("From: me@x\r\n") +
+			strlen("Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n") +
+			strlen("Message-ID: \r\n") + strlen(a) +
+			strlen("To: a@x\r\n\r\nb\r\n")));
+	message_release(&m);
+}
+
+static int
+repair_undisclosed_auto(struct message *m, struct error *err)
+{
+	CHECK_INT(message_remove_fields(m, "Bcc"), 1);
+	return message_set_to_undisclosed(m, err) == 1 ? 0 : -1;
+}
+
+static int
+repair_undisclosed_on(struct message *m, struct error *err)
+{
+	return message_undisclosed_recipients(m, err) == 1 ? 0 : -1;
+}
+
+static int
+repair_undisclosed_added(struct message *m, struct error *err)
+{
+	return message_set_to_undisclosed(m, err) == 1 ? 0 : -1;
+}
+
+static int
+repair_undisclosed_cc(struct message *m, struct error *err)
+{
+	return message_set_to_undisclosed(m, err) == 0 ? 0 : -1;
+}
+
+static void
+test_undisclosed(void)
+{
+	/* set_to_header auto: recipients only in Bcc, which went */
+	check_repair("Subject: s\nBcc: a@x\n\nb\n", repair_undisclosed_auto,
+		"To: undisclosed-recipients:;\r\nSubject: s\r\n\r\nb\r\n");
+	check_repair("Subject: s\n\nb\n", repair_undisclosed_added,
+		"To: undisclosed-recipients:;\r\nSubject: s\r\n\r\nb\r\n");
+	/* a Cc (or To, or a Bcc still sent) is enough */
+	check_repair("Cc: c@x\n\nb\n", repair_undisclosed_cc,
+		"Cc: c@x\r\n\r\nb\r\n");
+	/* undisclosed_recipients on: To, Cc and Bcc all go */
+	check_repair(
+		"To: a@x,\n b@x\nCc: \xc3\xa9 <c@x>\nSubject: s\nbcc: d@x\n"
+		"\nb\n",
+		repair_undisclosed_on,
+		"To: undisclosed-recipients:;\r\nSubject: s\r\n\r\nb\r\n");
+}
+
+static void
+test_add_field(void)
+{
+	struct message m;
+	struct error err;
+	char *w, *v, long_value[400];
+	size_t len, i, start;
+	static const char words[] =
+		"one two three four five six seven eight nine ten eleven "
+		"twelve thirteen fourteen fifteen sixteen seventeen eighteen";
+
+	/* folded before a space so lines stay within 78; unfolding gives
+	   the value back */
+	CHECK_INT(read_input("To: a@x\n\nb\n", 11, 0, &m, &err), 0);
+	CHECK_INT(message_add_field(&m, "X-Long", words, &err), 0);
+	w = wire(&m, 0, 65536, &len);
+	CHECK_LIT(w, len,
+		"X-Long: one two three four five six seven eight nine ten "
+		"eleven twelve\r\n"
+		" thirteen fourteen fifteen sixteen seventeen eighteen\r\n"
+		"To: a@x\r\n\r\nb\r\n");
+	free(w);
+	v = message_field_value(&m, 0);
+	CHECK_STR(v, words);
+	free(v);
+	/* a second one goes after the first, before the input's fields */
+	CHECK_INT(message_add_field(&m, "X-Empty", "", &err), 0);
+	CHECK_INT(message_find_field(&m, "X-Empty", 0), 1);
+	CHECK_INT(message_find_field(&m, "To", 0), 2);
+	/* a word longer than a line stays whole, up to 998 octets */
+	memset(long_value, 'w', sizeof(long_value));
+	long_value[sizeof(long_value) - 1] = '\0';
+	long_value[10] = ' ';
+	CHECK_INT(message_add_field(&m, "X-Word", long_value, &err), 0);
+	v = message_field_value(&m, 2);
+	CHECK_STR(v, long_value);
+	free(v);
+	/* every line of every field within 998, all within 78 but the
+	   unbreakable one */
+	w = wire(&m, 0, 65536, &len);
+	for (i = start = 0; i < len; i++) {
+		if (w[i] != '\n')
+			continue;
+		CHECK(i - start - 1 <= 78 || i - start - 1 == 389);
+		start = i + 1;
+	}
+	free(w);
+	check_8bit_at(__LINE__, &m);
+
+	/* refused: line breaks (header injection), bad names, a line that
+	   cannot be folded under 998 */
+	CHECK_INT(message_add_field(&m, "X-A", "v\r\nBcc: evil@x", &err), -1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK_STR(err.text, "X-A header field value contains a line break");
+	CHECK_INT(message_add_field(&m, "X-A", "v\nx", &err), -1);
+	CHECK_INT(message_add_field(&m, "X-A", "v\r", &err), -1);
+	CHECK_INT(message_add_field(&m, "X:A", "v", &err), -1);
+	CHECK_STR(err.text, "invalid header field name");
+	CHECK_INT(message_add_field(&m, "X A", "v", &err), -1);
+	CHECK_INT(message_add_field(&m, "", "v", &err), -1);
+	{
+		char huge[1100];
+
+		memset(huge, 'h', sizeof(huge));
+		huge[sizeof(huge) - 1] = '\0';
+		CHECK_INT(message_add_field(&m, "X-Huge", huge, &err), -1);
+		CHECK_STR(err.text,
+			"X-Huge header field has a line longer than 998 "
+			"octets");
+	}
+	CHECK_INT(m.nfields, 4);
+	/* 8-bit values are taken as they are, and counted */
+	CHECK_INT(m.has_8bit, 0);
+	CHECK_INT(message_add_field(&m, "X-Name", "J\xc3\xb6rg", &err), 0);
+	CHECK_INT(m.has_8bit, 1);
+	check_8bit_at(__LINE__, &m);
+	message_release(&m);
+}
+
+static void
+test_replace_field(void)
+{
+	struct message m;
+	struct error err;
+	static const char in[] =
+		"From: root\nSubject: caf\xc3\xa9\nTo: a@x\n\nb\n";
+	char *w;
+	size_t len;
+
+	CHECK_INT(read_input(in, sizeof(in) - 1, 0, &m, &err), 0);
+	CHECK_INT(m.has_8bit, 1);
+	/* whole, in place; the 8-bit subject replaced by ASCII */
+	CHECK_INT(message_replace_field(
+			  &m, 1, "Subject: =?UTF-8?Q?caf=C3=A9?=", &err),
+		0);
+	CHECK_INT(m.has_8bit, 0);
+	CHECK_INT(message_replace_field(&m, 0,
+			  "From: root@example.org,\r\n\tsecond@example.org",
+			  &err),
+		0);
+	w = wire(&m, 0, 65536, &len);
+	CHECK_LIT(w, len,
+		"From: root@example.org,\r\n\tsecond@example.org\r\n"
+		"Subject: =?UTF-8?Q?caf=C3=A9?=\r\nTo: a@x\r\n\r\nb\r\n");
+	free(w);
+	CHECK_INT(message_wire_size(&m), 92);
+	CHECK_INT(m.fields[0].name_len, 4);
+	/* refused: anything that is not folding, a blank continuation
+	   line (some parsers end the header there), no name */
+	CHECK_INT(message_replace_field(&m, 2, "To: a@x\nBcc: v@x", &err), -1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK_STR(err.text, "To header field has a line break that is not "
+			    "folding");
+	CHECK_INT(
+		message_replace_field(&m, 2, "To: a@x\r\nBcc: v@x", &err), -1);
+	CHECK_INT(message_replace_field(&m, 2, "To: a@x\rb", &err), -1);
+	CHECK_INT(message_replace_field(&m, 2, "To: a@x\r\n", &err), -1);
+	CHECK_INT(message_replace_field(&m, 2, "To: a@x\r\n \r\n b", &err), -1);
+	CHECK_STR(err.text, "To header field has a blank continuation line");
+	CHECK_INT(message_replace_field(&m, 2, "To: a@x\r\n ", &err), -1);
+	CHECK_INT(message_replace_field(&m, 2, "no colon", &err), -1);
+	CHECK_STR(err.text, "header field has no valid name");
+	CHECK_INT(message_replace_field(&m, 9, "To: x", &err), -1);
+	CHECK_INT(err.cls, ERR_SOFTWARE);
+	w = wire(&m, 0, 65536, &len);
+	CHECK_INT(len, 92);
+	free(w);
+	message_release(&m);
+}
+
+static void
+test_header_addresses(void)
+{
+	struct address_list l;
+	struct message m;
+	struct error err;
+	static const char in[] = "From: Jane <jane@x>\nTo: a@x\n\nb\n";
+
+	/* the From: address, for "from %F" and --read-envelope-from */
+	address_list_init(&l);
+	CHECK_INT(read_input(in, sizeof(in) - 1, 0, &m, &err), 0);
+	CHECK_INT(message_header_addresses(&m, "from", &l, &err), 0);
+	CHECK_INT(l.n, 1);
+	if (l.n == 1)
+		CHECK_STR(l.v[0].mailbox, "jane@x");
+	address_list_release(&l);
+	/* a removed field is not read; the one that replaced it is */
+	CHECK_INT(message_set_from(&m, MESSAGE_FROM_ON, NULL, "me@y", &err), 1);
+	CHECK_INT(message_header_addresses(&m, "From", &l, &err), 0);
+	CHECK_INT(l.n, 1);
+	if (l.n == 1)
+		CHECK_STR(l.v[0].mailbox, "me@y");
+	address_list_release(&l);
+	CHECK_INT(message_header_addresses(&m, "Sender", &l, &err), 0);
+	CHECK_INT(l.n, 0);
+	message_release(&m);
+	/* a parse error names the field */
+	CHECK_INT(read_input("From: <a@x\n\nb\n", 14, 0, &m, &err), 0);
+	CHECK_INT(message_header_addresses(&m, "From", &l, &err), -1);
+	CHECK_INT(err.cls, ERR_DATA);
+	CHECK(strncmp(err.text, "From header: ", 13) == 0);
+	address_list_release(&l);
+	message_release(&m);
+}
+
+/* Repairs on a message whose body is in the temp file, and on one that
+   has no header at all: the body is sent untouched after the added
+   fields. */
+static void
+test_repair_spooled(void)
+{
+	struct buf in, want;
+	struct message m;
+	struct error err;
+	size_t i;
+	char *w;
+	size_t len;
+
+	buf_init(&in, (size_t)1 << 30);
+	buf_init(&want, (size_t)1 << 30);
+	buf_addstr(&in, "To: root\n\n");
+	buf_addstr(&want, "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+			  "To: root@example.org\r\n\r\n");
+	for (i = 0; want.len < MESSAGE_MEM_MAX + 5000; i++) {
+		buf_printf(&in, "line %zu\n", i);
+		buf_printf(&want, "line %zu\r\n", i);
+	}
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK(m.body_fd >= 0);
+	CHECK_INT(message_qualify_fields(&m, qualify_example, NULL, &err), 1);
+	CHECK_INT(message_set_date(&m, NOW, &err), 1);
+	w = wire(&m, 0, 65536, &len);
+	CHECK_MEM(w, len > 200 ? 200 : len, want.data, 200);
+	CHECK(len == want.len && memcmp(w, want.data, len) == 0);
+	CHECK_INT(message_wire_size(&m), want.len);
+	free(w);
+	message_release(&m);
+	buf_release(&in);
+	buf_release(&want);
+
+	/* no header: the separator is sent after the added field */
+	CHECK_INT(read_input("Hello\n", 6, 0, &m, &err), 0);
+	CHECK_INT(message_set_date(&m, NOW, &err), 1);
+	check_wire_at(__LINE__, &m,
+		"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\nHello\r\n", 48,
+		"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\nHello\r\n", 48);
+	message_release(&m);
+}
+
 /* bench/rss.sh: spool FILE, stream it dot-stuffed to /dev/null, print
    the peak RSS. */
 static int
@@ -885,6 +1962,27 @@ main(int argc, char **argv)
 	test_header_recipients();
 	check_rcpt_error_prefix();
 	test_reader_small_cap();
+	test_bare_cr();
+	test_bare_cr_pieces();
+	test_nul_refused();
+	test_line_998();
+	test_smuggling_exhaustive();
+	test_smuggling_named();
+	test_repair_cron();
+	test_repair_mailx();
+	test_repair_php();
+	test_repair_logwatch();
+	test_repair_qualify();
+	test_qualify_errors();
+	test_from_display();
+	test_from_modes();
+	test_date();
+	test_msgid();
+	test_undisclosed();
+	test_add_field();
+	test_replace_field();
+	test_header_addresses();
+	test_repair_spooled();
 	rmdir(test_dir);
 	return check_finish();
 }
