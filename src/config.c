@@ -45,11 +45,15 @@ enum config_type {
 	TYPE_SYSLOG,      /* on | off | LOG_xxx */
 	TYPE_TRUST,       /* a file name as TYPE_PATH; "system" unsets */
 	TYPE_FINGERPRINT, /* tls_fingerprint_parse's SHA-256 or SHA-1 */
+	TYPE_MODE,        /* auto | on | off (enum config_mode) */
+	TYPE_AUTO,        /* auto | off (enum config_mode) */
+	TYPE_NOTIFY,      /* a DSN NOTIFY list, or off; empty unsets */
+	TYPE_RETURN,      /* full | hdrs | off; empty unsets */
 };
 
 struct config_keydef {
 	const char *name;
-	unsigned bit;
+	unsigned long long bit;
 	enum config_type type;
 	size_t offset; /* of the field in struct account */
 };
@@ -83,6 +87,24 @@ static const struct config_keydef config_keys[] = {
 	KEY("auth_plaintext", CONFIG_AUTH_PLAINTEXT, TYPE_BOOL, auth_plaintext),
 	KEY("logfile", CONFIG_LOGFILE, TYPE_PATH, logfile),
 	KEY("syslog", CONFIG_SYSLOG, TYPE_SYSLOG, syslog),
+	KEY("from_full_name", CONFIG_FROM_FULL_NAME, TYPE_STR, from_full_name),
+	KEY("aliases", CONFIG_ALIASES, TYPE_PATH, aliases),
+	KEY("maildomain", CONFIG_MAILDOMAIN, TYPE_WORD, maildomain),
+	KEY("set_from_header", CONFIG_SET_FROM_HEADER, TYPE_MODE,
+		set_from_header),
+	KEY("set_date_header", CONFIG_SET_DATE_HEADER, TYPE_AUTO,
+		set_date_header),
+	KEY("set_msgid_header", CONFIG_SET_MSGID_HEADER, TYPE_AUTO,
+		set_msgid_header),
+	KEY("set_to_header", CONFIG_SET_TO_HEADER, TYPE_AUTO, set_to_header),
+	KEY("remove_bcc_headers", CONFIG_REMOVE_BCC_HEADERS, TYPE_BOOL,
+		remove_bcc_headers),
+	KEY("undisclosed_recipients", CONFIG_UNDISCLOSED_RECIPIENTS, TYPE_BOOL,
+		undisclosed_recipients),
+	KEY("allow_from_override", CONFIG_ALLOW_FROM_OVERRIDE, TYPE_BOOL,
+		allow_from_override),
+	KEY("dsn_notify", CONFIG_DSN_NOTIFY, TYPE_NOTIFY, dsn_notify),
+	KEY("dsn_return", CONFIG_DSN_RETURN, TYPE_RETURN, dsn_return),
 };
 #undef KEY
 
@@ -94,27 +116,27 @@ static const char *const config_unsupported[] = {
 	"tls_force_sslv3",
 	"ntlmdomain",
 	"auto_from",
-	"maildomain",
-	"dsn_notify",
-	"dsn_return",
-	"set_from_header",
-	"set_date_header",
-	"set_msgid_header",
-	"remove_bcc_headers",
-	"undisclosed_recipients",
 	"source_ip",
 	"proxy_host",
 	"proxy_port",
 	"socket",
 	"logfile_time_format",
-	"aliases",
 	"eval",
-	"add_missing_from_header",
-	"add_missing_date_header",
 	"protocol",
-	"allow_from_override",
-	"from_full_name",
-	"keepbcc",
+};
+
+/*
+ * msmtp's older names for header keys: "key on" means "to on_value",
+ * "key off" means "to off_value".
+ */
+struct config_oldkey {
+	const char *name, *to, *on_value, *off_value;
+};
+
+static const struct config_oldkey config_oldkeys[] = {
+	{"add_missing_from_header", "set_from_header", "auto", "off"},
+	{"add_missing_date_header", "set_date_header", "auto", "off"},
+	{"keepbcc", "remove_bcc_headers", "off", "on"},
 };
 
 static const char *const config_facilities[] = {
@@ -174,10 +196,17 @@ account_int(struct account *a, const struct config_keydef *k)
 	return (int *)(void *)((char *)a + k->offset);
 }
 
+/* Stored as int (on/off and the modes). */
+static int
+config_type_is_int(enum config_type t)
+{
+	return t == TYPE_BOOL || t == TYPE_MODE || t == TYPE_AUTO;
+}
+
 static int
 config_type_is_str(enum config_type t)
 {
-	return t != TYPE_PORT && t != TYPE_TIMEOUT && t != TYPE_BOOL;
+	return t != TYPE_PORT && t != TYPE_TIMEOUT && !config_type_is_int(t);
 }
 
 /* Free a string field; secrets are wiped first so no copy lingers. */
@@ -199,6 +228,12 @@ account_init(struct account *a)
 	a->tls = 1;
 	a->tls_starttls = 1;
 	a->tls_certcheck = 1;
+	a->set_from_header = CONFIG_MODE_AUTO;
+	a->set_date_header = CONFIG_MODE_AUTO;
+	a->set_msgid_header = CONFIG_MODE_AUTO;
+	a->set_to_header = CONFIG_MODE_AUTO;
+	a->remove_bcc_headers = 1;
+	a->allow_from_override = 1;
 }
 
 static void
@@ -231,7 +266,7 @@ account_inherit(struct account *dst, struct account *src)
 			config_free_str(s);
 			if (*account_str(src, k))
 				*s = xstrdup(*account_str(src, k));
-		} else if (k->type == TYPE_BOOL) {
+		} else if (config_type_is_int(k->type)) {
 			*account_int(dst, k) = *account_int(src, k);
 		} else {
 			*account_uint(dst, k) = *account_uint(src, k);
@@ -428,6 +463,101 @@ config_check_fingerprint(const char *v, struct error *err)
 	return -1;
 }
 
+/* set_from_header (auto|on|off) and the auto|off keys: stored in a, v is
+   freed. */
+static int
+config_set_mode(struct account *a, const struct config_keydef *k, char **v,
+	struct error *err)
+{
+	char q[CONFIG_QUOTE_MAX];
+
+	if (strcmp(*v, "auto") == 0) {
+		*account_int(a, k) = CONFIG_MODE_AUTO;
+	} else if (strcmp(*v, "off") == 0) {
+		*account_int(a, k) = CONFIG_MODE_OFF;
+	} else if (strcmp(*v, "on") == 0 && k->type == TYPE_MODE) {
+		*account_int(a, k) = CONFIG_MODE_ON;
+	} else {
+		error_set(err, ERR_CONFIG, "'%s' must be %s, not '%s'", k->name,
+			k->type == TYPE_MODE ? "'auto', 'on' or 'off'"
+					     : "'auto' or 'off'",
+			config_quote(q, sizeof(q), *v));
+		return -1;
+	}
+	config_free_str(v);
+	return 0;
+}
+
+/*
+ * dsn_notify and dsn_return: checked as -N and -R are, so a typo is found
+ * when the file is read, not as a 501 from the server. "off" unsets
+ * (msmtp's spelling for "no DSN request").
+ */
+static int
+config_set_dsn(const struct config_keydef *k, char **v, struct error *err)
+{
+	int r;
+
+	if (strcmp(*v, "off") == 0) {
+		config_free_str(v);
+		return 0;
+	}
+	if (k->type == TYPE_NOTIFY)
+		r = config_check_notify(*v, err);
+	else
+		r = config_check_return(*v, err);
+	if (r < 0)
+		error_prefix(err, "'%s'", k->name);
+	return r;
+}
+
+int
+config_check_notify(const char *s, struct error *err)
+{
+	static const char *const words[] = {
+		"never", "success", "failure", "delay"};
+	const char *p = s;
+	int nwords = 0, never = 0;
+
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+		char q[CONFIG_QUOTE_MAX];
+
+		for (i = 0; i < NELEM(words); i++)
+			if (strlen(words[i]) == len &&
+				strncasecmp(p, words[i], len) == 0)
+				break;
+		if (i == NELEM(words)) {
+			error_set(err, ERR_CONFIG,
+				"'%s' is not one of never, success, failure, "
+				"delay",
+				log_escape(q, sizeof(q), p, len));
+			return -1;
+		}
+		never |= i == 0;
+		nwords++;
+		p += len + (p[len] == ',');
+	}
+	if (nwords == 0 || (never && nwords > 1)) {
+		error_set(err, ERR_CONFIG,
+			"give never alone, or any of success, failure, delay");
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check_return(const char *s, struct error *err)
+{
+	char q[CONFIG_QUOTE_MAX];
+
+	if (strcasecmp(s, "full") == 0 || strcasecmp(s, "hdrs") == 0)
+		return 0;
+	error_set(err, ERR_CONFIG, "must be full or hdrs, not '%s'",
+		config_quote(q, sizeof(q), s));
+	return -1;
+}
+
 /* port, timeout and the on/off keys: stored in a, v is freed. */
 static int
 config_set_number(struct account *a, const struct config_keydef *k, char **v,
@@ -499,7 +629,8 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 	if (**v == '\0' &&
 		(k->type == TYPE_STR || k->type == TYPE_WORD ||
 			k->type == TYPE_PATH || k->type == TYPE_TRUST ||
-			k->type == TYPE_FINGERPRINT)) {
+			k->type == TYPE_FINGERPRINT || k->type == TYPE_NOTIFY ||
+			k->type == TYPE_RETURN)) {
 		config_free_str(v);
 		return 0;
 	}
@@ -531,6 +662,12 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 		return config_set_auth(v, err);
 	case TYPE_FINGERPRINT:
 		return config_check_fingerprint(*v, err);
+	case TYPE_MODE:
+	case TYPE_AUTO:
+		return config_set_mode(a, k, v, err);
+	case TYPE_NOTIFY:
+	case TYPE_RETURN:
+		return config_set_dsn(k, v, err);
 	default:
 		return config_set_number(a, k, v, err);
 	}
@@ -568,14 +705,51 @@ config_lookup(const char *key, struct error *err)
 	return NULL;
 }
 
+static int config_key_line(struct config_parser *p, const char *key,
+	const char *rest, size_t restlen, struct error *err);
+
+/* "add_missing_from_header on" is "set_from_header auto", and so on. */
+static int
+config_old_key_line(struct config_parser *p, const struct config_oldkey *o,
+	const char *rest, size_t restlen, struct error *err)
+{
+	const char *to;
+	char q[CONFIG_QUOTE_MAX];
+	char *v = config_value(rest, restlen, err);
+	int r;
+
+	if (!v)
+		return -1;
+	if (strcmp(v, "on") == 0 || *v == '\0') {
+		to = o->on_value; /* msmtp: an on/off key without value is on */
+	} else if (strcmp(v, "off") == 0) {
+		to = o->off_value;
+	} else {
+		error_set(err, ERR_CONFIG,
+			"'%s' must be 'on' or 'off', not '%s'", o->name,
+			config_quote(q, sizeof(q), v));
+		free(v);
+		return -1;
+	}
+	free(v);
+	r = config_key_line(p, o->to, to, strlen(to), err);
+	return r;
+}
+
 static int
 config_key_line(struct config_parser *p, const char *key, const char *rest,
 	size_t restlen, struct error *err)
 {
-	const struct config_keydef *k = config_lookup(key, err);
+	const struct config_keydef *k;
 	struct account *a;
 	char *v;
+	size_t i;
 
+	for (i = 0; i < NELEM(config_oldkeys); i++)
+		if (strcmp(key, config_oldkeys[i].name) == 0)
+			return config_old_key_line(
+				p, &config_oldkeys[i], rest, restlen, err);
+	k = config_lookup(key, err);
 	if (!k)
 		return -1;
 	if (p->section == 0) {
@@ -1099,28 +1273,48 @@ config_untag(const char *sender)
 	return buf_detach(&b, NULL);
 }
 
+int
+config_sender_matches(const char *from, const char *sender)
+{
+	char *untagged = config_untag(sender);
+	int r = config_glob(from, sender) ||
+		(untagged && config_glob(from, untagged));
+
+	free(untagged);
+	return r;
+}
+
 static const struct account *
-config_match_sender(const struct config *cfg, const char *sender)
+config_match_sender(const struct config *cfg, const char *sender,
+	config_from_fn *expand, void *ctx)
 {
 	const struct account *found = NULL;
-	char *untagged = config_untag(sender);
 	size_t i;
 
 	for (i = 0; i < cfg->naccounts && !found; i++) {
-		const char *from = cfg->accounts[i].from;
+		const struct account *a = &cfg->accounts[i];
+		char *from;
 
-		if (!from)
+		if (!a->from)
 			continue;
-		if (config_glob(from, sender) ||
-			(untagged && config_glob(from, untagged)))
-			found = &cfg->accounts[i];
+		from = expand ? expand(a, ctx) : xstrdup(a->from);
+		if (from && config_sender_matches(from, sender))
+			found = a;
+		free(from);
 	}
-	free(untagged);
 	return found;
 }
 
 const struct account *
 config_choose(const struct config *cfg, const char *name, const char *sender,
+	struct error *err)
+{
+	return config_choose_expanded(cfg, name, sender, NULL, NULL, err);
+}
+
+const struct account *
+config_choose_expanded(const struct config *cfg, const char *name,
+	const char *sender, config_from_fn *expand, void *ctx,
 	struct error *err)
 {
 	const struct account *a;
@@ -1135,7 +1329,7 @@ config_choose(const struct config *cfg, const char *name, const char *sender,
 		return a;
 	}
 	if (sender && *sender) {
-		a = config_match_sender(cfg, sender);
+		a = config_match_sender(cfg, sender, expand, ctx);
 		if (a)
 			return a;
 	}

@@ -22,28 +22,45 @@
 #include "log.h"
 
 /* Bits of struct account.set: which keys were given (for inheritance). */
-enum config_key {
-	CONFIG_HOST = 1u << 0,
-	CONFIG_PORT = 1u << 1,
-	CONFIG_FROM = 1u << 2,
-	CONFIG_DOMAIN = 1u << 3,
-	CONFIG_TIMEOUT = 1u << 4,
-	CONFIG_TLS = 1u << 5,
-	CONFIG_TLS_STARTTLS = 1u << 6,
-	CONFIG_AUTH = 1u << 7,
-	CONFIG_USER = 1u << 8,
-	CONFIG_PASSWORD = 1u << 9,
-	CONFIG_PASSWORDEVAL = 1u << 10,
-	CONFIG_LOGFILE = 1u << 11,
-	CONFIG_SYSLOG = 1u << 12,
-	CONFIG_TLS_TRUST_FILE = 1u << 13,
-	CONFIG_TLS_FINGERPRINT = 1u << 14,
-	CONFIG_TLS_CERTCHECK = 1u << 15,
-	CONFIG_TLS_HOST_OVERRIDE = 1u << 16,
-	CONFIG_TLS_PRIORITIES = 1u << 17,
-	CONFIG_TLS_CERT_FILE = 1u << 18,
-	CONFIG_TLS_KEY_FILE = 1u << 19,
-	CONFIG_AUTH_PLAINTEXT = 1u << 20,
+#define CONFIG_HOST                   (1ull << 0)
+#define CONFIG_PORT                   (1ull << 1)
+#define CONFIG_FROM                   (1ull << 2)
+#define CONFIG_DOMAIN                 (1ull << 3)
+#define CONFIG_TIMEOUT                (1ull << 4)
+#define CONFIG_TLS                    (1ull << 5)
+#define CONFIG_TLS_STARTTLS           (1ull << 6)
+#define CONFIG_AUTH                   (1ull << 7)
+#define CONFIG_USER                   (1ull << 8)
+#define CONFIG_PASSWORD               (1ull << 9)
+#define CONFIG_PASSWORDEVAL           (1ull << 10)
+#define CONFIG_LOGFILE                (1ull << 11)
+#define CONFIG_SYSLOG                 (1ull << 12)
+#define CONFIG_TLS_TRUST_FILE         (1ull << 13)
+#define CONFIG_TLS_FINGERPRINT        (1ull << 14)
+#define CONFIG_TLS_CERTCHECK          (1ull << 15)
+#define CONFIG_TLS_HOST_OVERRIDE      (1ull << 16)
+#define CONFIG_TLS_PRIORITIES         (1ull << 17)
+#define CONFIG_TLS_CERT_FILE          (1ull << 18)
+#define CONFIG_TLS_KEY_FILE           (1ull << 19)
+#define CONFIG_AUTH_PLAINTEXT         (1ull << 20)
+#define CONFIG_ALIASES                (1ull << 21)
+#define CONFIG_MAILDOMAIN             (1ull << 22)
+#define CONFIG_FROM_FULL_NAME         (1ull << 23)
+#define CONFIG_SET_FROM_HEADER        (1ull << 24)
+#define CONFIG_SET_DATE_HEADER        (1ull << 25)
+#define CONFIG_SET_MSGID_HEADER       (1ull << 26)
+#define CONFIG_SET_TO_HEADER          (1ull << 27)
+#define CONFIG_REMOVE_BCC_HEADERS     (1ull << 28)
+#define CONFIG_UNDISCLOSED_RECIPIENTS (1ull << 29)
+#define CONFIG_ALLOW_FROM_OVERRIDE    (1ull << 30)
+#define CONFIG_DSN_NOTIFY             (1ull << 31)
+#define CONFIG_DSN_RETURN             (1ull << 32)
+
+/* The values of set_from_header (auto|on|off) and of the auto|off keys. */
+enum config_mode {
+	CONFIG_MODE_OFF = 0,
+	CONFIG_MODE_AUTO,
+	CONFIG_MODE_ON,
 };
 
 #define CONFIG_TIMEOUT_DEFAULT 60
@@ -83,8 +100,25 @@ struct account {
 			       not verified TLS; 0 (default) */
 	char *logfile;      /* NULL = none, "-" = stderr */
 	char *syslog;       /* NULL = off, "on" = LOG_MAIL, or "LOG_xxx" */
-	unsigned set;       /* enum config_key bits given for this account */
-	char *file;         /* where the account was defined, for messages */
+	/* Addresses and header repair (postie.conf(5) has the whole story). */
+	char *from_full_name;   /* display name of an added From:, NULL none */
+	char *aliases;          /* aliases file, "~/" expanded; NULL = none */
+	char *maildomain;       /* qualifies bare names; NULL = the domain of
+				   from (after its % expansion) */
+	int set_from_header;    /* enum config_mode; CONFIG_MODE_AUTO */
+	int set_date_header;    /* CONFIG_MODE_AUTO (default) or _OFF */
+	int set_msgid_header;   /* CONFIG_MODE_AUTO (default) or _OFF */
+	int set_to_header;      /* CONFIG_MODE_AUTO (default) or _OFF */
+	int remove_bcc_headers; /* 1 (default): Bcc:, Resent-Bcc: never
+				   sent */
+	int undisclosed_recipients; /* 0 (default); 1: To/Cc/Bcc replaced by
+				       "To: undisclosed-recipients:;" */
+	int allow_from_override;    /* 1 (default); 0: -f must name from */
+	char *dsn_notify; /* default for -N, checked as -N is; NULL = none
+			     ("off" in the file) */
+	char *dsn_return; /* default for -R: "full" or "hdrs", NULL = none */
+	unsigned long long set; /* CONFIG_xxx bits given for this account */
+	char *file; /* where the account was defined, for messages */
 	unsigned line;
 };
 
@@ -145,6 +179,41 @@ void config_release(struct config *cfg);
  */
 const struct account *config_choose(const struct config *cfg, const char *name,
 	const char *sender, struct error *err);
+
+/*
+ * The account's from as the caller wants it matched: a new string (the
+ * caller's expansion of %U, %H, ...), or NULL for "matches no sender".
+ */
+typedef char *config_from_fn(const struct account *acct, void *ctx);
+
+/*
+ * config_choose, with each account's from passed through expand before it
+ * is matched against sender (config stays pure: main knows what %U and
+ * %H mean). expand NULL matches the froms as written.
+ */
+const struct account *config_choose_expanded(const struct config *cfg,
+	const char *name, const char *sender, config_from_fn *expand, void *ctx,
+	struct error *err);
+
+/*
+ * Whether sender matches an account's from as config_choose matches it:
+ * ASCII case-insensitive, exactly or as a glob (* and ?), or with its
+ * "+tag" removed ("a+x@d" matches from "a@d"). For allow_from_override.
+ */
+int config_sender_matches(const char *from, const char *sender);
+
+/*
+ * Check a DSN NOTIFY list (RFC 3461 §4.1): "never" alone, or one or more
+ * of success, failure, delay, comma-separated, any case. For -N and
+ * dsn_notify alike. Errors: ERR_CONFIG "'X' is not one of never,
+ * success, failure, delay" or "give never alone, or any of success,
+ * failure, delay" (the caller prefixes the key or flag).
+ */
+int config_check_notify(const char *s, struct error *err);
+
+/* Check a DSN RET value (RFC 3461 §4.3): full or hdrs, any case.
+   Errors: ERR_CONFIG "must be full or hdrs, not 'X'". */
+int config_check_return(const char *s, struct error *err);
 
 /*
  * Refuse an account that cannot be used as written: no host, a client

@@ -7,11 +7,14 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "address.h"
@@ -38,18 +41,19 @@ quote(char *dst, const char *s)
 }
 
 struct options {
-	int read_headers;     /* -t */
-	int to_eof;           /* -i, -oi */
-	const char *sender;   /* -f / -r, NULL if not given */
-	const char *fullname; /* -F */
-	enum smtp_body body;  /* -B */
-	const char *notify;   /* -N */
-	const char *ret;      /* -R */
-	const char *envid;    /* -V */
-	int verbose;          /* -v, repeatable */
-	const char *config;   /* -C */
-	const char *account;  /* -a */
-	int serverinfo;       /* -S, --serverinfo */
+	int read_headers;       /* -t */
+	int to_eof;             /* -i, -oi */
+	const char *sender;     /* -f / -r, NULL if not given */
+	const char *fullname;   /* -F */
+	enum smtp_body body;    /* -B */
+	const char *notify;     /* -N */
+	const char *ret;        /* -R */
+	const char *envid;      /* -V */
+	int verbose;            /* -v, repeatable */
+	const char *config;     /* -C */
+	const char *account;    /* -a */
+	int serverinfo;         /* -S, --serverinfo */
+	int read_envelope_from; /* --read-envelope-from */
 	int help, version;
 	char **rcpts; /* operands */
 	int nrcpts;
@@ -149,38 +153,13 @@ flag_B(struct options *o, const char *arg, struct error *err)
 	return 0;
 }
 
-/* RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE, DELAY. */
+/* RFC 3461 §4.1 and §4.3, checked where dsn_notify and dsn_return are. */
 static int
 flag_N(struct options *o, const char *arg, struct error *err)
 {
-	static const char *const words[] = {
-		"never", "success", "failure", "delay"};
-	const char *p = arg;
-	int nwords = 0, never = 0;
-
-	while (*p) {
-		size_t len = strcspn(p, ","), i;
-		char q[QUOTE_MAX];
-
-		for (i = 0; i < 4; i++)
-			if (strlen(words[i]) == len &&
-				!strncasecmp(p, words[i], len))
-				break;
-		if (i == 4) {
-			error_set(err, ERR_USAGE,
-				"-N: '%s' is not one of "
-				"never, success, failure, delay",
-				log_escape(q, sizeof(q), p, len));
-			return -1;
-		}
-		never |= i == 0;
-		nwords++;
-		p += len + (p[len] == ',');
-	}
-	if (nwords == 0 || (never && nwords > 1)) {
-		error_set(err, ERR_USAGE,
-			"-N: give never alone, or any of "
-			"success, failure, delay");
+	if (config_check_notify(arg, err) < 0) {
+		err->cls = ERR_USAGE;
+		error_prefix(err, "-N");
 		return -1;
 	}
 	o->notify = arg;
@@ -190,11 +169,9 @@ flag_N(struct options *o, const char *arg, struct error *err)
 static int
 flag_R(struct options *o, const char *arg, struct error *err)
 {
-	char q[QUOTE_MAX];
-
-	if (strcasecmp(arg, "full") && strcasecmp(arg, "hdrs")) {
-		error_set(err, ERR_USAGE, "-R: must be full or hdrs, not '%s'",
-			quote(q, arg));
+	if (config_check_return(arg, err) < 0) {
+		err->cls = ERR_USAGE;
+		error_prefix(err, "-R");
 		return -1;
 	}
 	o->ret = arg;
@@ -316,23 +293,55 @@ flag_find(char letter)
 	return NULL;
 }
 
+static void
+long_help(struct options *o)
+{
+	o->help = 1;
+}
+
+static void
+long_version(struct options *o)
+{
+	o->version = 1;
+}
+
+static void
+long_serverinfo(struct options *o)
+{
+	o->serverinfo = 1;
+}
+
+static void
+long_read_envelope_from(struct options *o)
+{
+	o->read_envelope_from = 1;
+}
+
+/* The long options, none with a value; the man page lists the same. */
+struct long_flag {
+	const char *name;
+	void (*handle)(struct options *o);
+	const char *help;
+};
+
+static const struct long_flag long_flags[] = {
+	{"--read-envelope-from", long_read_envelope_from,
+		"envelope sender from the From: header (without -f)"},
+	{"--serverinfo", long_serverinfo, "same as -S"},
+	{"--help", long_help, "this text"},
+	{"--version", long_version, "the version"},
+};
+
 static int
 options_long(struct options *o, const char *word, struct error *err)
 {
 	char q[QUOTE_MAX];
 
-	if (strcmp(word, "--help") == 0) {
-		o->help = 1;
-		return 0;
-	}
-	if (strcmp(word, "--version") == 0) {
-		o->version = 1;
-		return 0;
-	}
-	if (strcmp(word, "--serverinfo") == 0) {
-		o->serverinfo = 1;
-		return 0;
-	}
+	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
+		if (strcmp(word, long_flags[i].name) == 0) {
+			long_flags[i].handle(o);
+			return 0;
+		}
 	error_set(err, ERR_USAGE, "unknown option '%s' (see postie --help)",
 		quote(q, word));
 	return -1;
@@ -421,18 +430,19 @@ usage(void)
 		printf("  -%c%-8s %s\n", flags[i].letter,
 			flags[i].arg == FLAG_ARG ? " VALUE" : "",
 			flags[i].help);
-	printf("  --serverinfo  same as -S\n"
-	       "  --help     this text\n"
-	       "  --version  the version\n\n"
-	       "Exit status follows <sysexits.h>: 0 sent, 75 try again "
+	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
+		printf("  %-21s %s\n", long_flags[i].name, long_flags[i].help);
+	printf("\nExit status follows <sysexits.h>: 0 sent, 75 try again "
 	       "later, others permanent.\nSee postie(1) and postie.conf(5).\n");
 }
 
 /* ------------------------------------------------------------------ */
 
 struct envelope {
-	char *sender; /* "" for the null sender */
+	char *sender;       /* "" for the null sender; NULL until decided */
+	char *sender_ascii; /* sender with A-labels, NULL when the same */
 	struct address_list rcpts;
+	char **rcpts_ascii; /* rcpts.n entries: A-label forms, NULL = same */
 };
 
 /* Bytes that would let an argument smuggle a new command or parameter
@@ -498,17 +508,27 @@ envelope_check(const struct envelope *env, struct error *err)
 		return -1;
 	}
 	for (size_t i = 0; i < env->rcpts.n; i++) {
-		const char *m = env->rcpts.v[i].mailbox;
-		char q[QUOTE_MAX];
-
-		if (address_check_envelope(m, err) < 0) {
+		if (address_check_envelope(env->rcpts.v[i].mailbox, err) < 0) {
 			error_prefix(err, "recipient");
 			return -1;
 		}
-		/* As Postfix's allow_min_user = no: an address that starts
-		   with '-' is an option that came after the first operand
-		   ("postie a@x -oi"), or an attempt to pass one to a program
-		   further down the line. */
+	}
+	return 0;
+}
+
+/*
+ * As Postfix's allow_min_user = no: an address that starts with '-' is
+ * an option that came after the first operand ("postie a@x -oi"), or an
+ * attempt to pass one to a program further down the line. Checked as
+ * given, before "-oi" could be qualified into "-oi@example.org".
+ */
+static int
+envelope_check_dash(const struct envelope *env, struct error *err)
+{
+	for (size_t i = 0; i < env->rcpts.n; i++) {
+		const char *m = env->rcpts.v[i].mailbox;
+		char q[QUOTE_MAX];
+
 		if (m[0] == '-') {
 			error_set(err, ERR_DATA,
 				"recipient '%s': starts with '-' "
@@ -520,21 +540,51 @@ envelope_check(const struct envelope *env, struct error *err)
 	return 0;
 }
 
-/* -t: add the header's recipients; Bcc never reaches the server. */
+/* The A-label form of m, or NULL when it is m itself. */
 static int
-envelope_headers(struct envelope *env, struct message *msg, struct error *err)
+envelope_ascii(const char *m, char **out, struct error *err)
 {
-	if (message_header_recipients(msg, &env->rcpts, err) < 0)
+	if (address_domain_to_ascii(m, out, err) < 0)
 		return -1;
-	message_remove_fields(msg, "Bcc");
-	message_remove_fields(msg, "Resent-Bcc");
+	if (strcmp(*out, m) == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/*
+ * RFC 5890: every domain gets its A-label form now, so an invalid IDN is
+ * refused (65) before any connection; which form goes on the wire is the
+ * session's choice (SMTPUTF8 offered or not).
+ */
+static int
+envelope_idna(struct envelope *env, struct error *err)
+{
+	if (env->sender[0] &&
+		envelope_ascii(env->sender, &env->sender_ascii, err) < 0) {
+		error_prefix(err, "sender");
+		return -1;
+	}
+	env->rcpts_ascii = xcalloc(env->rcpts.n, sizeof(*env->rcpts_ascii));
+	for (size_t i = 0; i < env->rcpts.n; i++)
+		if (envelope_ascii(env->rcpts.v[i].mailbox,
+			    &env->rcpts_ascii[i], err) < 0) {
+			error_prefix(err, "recipient");
+			return -1;
+		}
 	return 0;
 }
 
 static void
 envelope_release(struct envelope *env)
 {
+	if (env->rcpts_ascii)
+		for (size_t i = 0; i < env->rcpts.n; i++)
+			free(env->rcpts_ascii[i]);
+	free(env->rcpts_ascii);
 	free(env->sender);
+	free(env->sender_ascii);
 	address_list_release(&env->rcpts);
 }
 
@@ -758,6 +808,22 @@ struct submission {
 	int authenticated;
 };
 
+/* 8-bit bytes in the header fields that are sent (RFC 6532 UTF-8). */
+static int
+header_has_8bit(const struct message *msg)
+{
+	for (size_t i = 0; i < msg->nfields; i++) {
+		const struct message_field *f = &msg->fields[i];
+
+		if (f->removed)
+			continue;
+		for (size_t k = 0; k < f->len; k++)
+			if ((unsigned char)msg->headers[f->off + k] >= 0x80)
+				return 1;
+	}
+	return 0;
+}
+
 static int
 submit(struct submission *sub, struct error *err)
 {
@@ -771,11 +837,14 @@ submit(struct submission *sub, struct error *err)
 	if (setup_session(&su, sub->acct, 0, err) < 0)
 		goto out;
 	senv.sender = sub->env->sender;
+	senv.sender_ascii = sub->env->sender_ascii;
 	senv.rcpts = sub->rcpts;
 	senv.nrcpts = sub->env->rcpts.n;
 	senv.body = sub->opt->body;
-	senv.dsn_notify = sub->opt->notify;
-	senv.dsn_ret = sub->opt->ret;
+	/* -N and -R win over the account's dsn_notify and dsn_return. */
+	senv.dsn_notify =
+		sub->opt->notify ? sub->opt->notify : sub->acct->dsn_notify;
+	senv.dsn_ret = sub->opt->ret ? sub->opt->ret : sub->acct->dsn_return;
 	senv.dsn_envid = sub->opt->envid;
 	message_reader_init(&reader, sub->msg, 1);
 	src.read = source_read;
@@ -783,6 +852,7 @@ submit(struct submission *sub, struct error *err)
 	src.ctx = &reader;
 	src.size = message_wire_size(sub->msg);
 	src.has_8bit = sub->msg->has_8bit;
+	src.header_8bit = header_has_8bit(sub->msg);
 
 	fd = net_connect(su.host, su.port, sub->acct->timeout, err);
 	if (fd < 0)
@@ -852,52 +922,439 @@ envelope_options(
 	return 0;
 }
 
-/* Without -f the sender is the account's from; with neither, none. */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One run: the configuration and the chosen account, the aliases, the
+ * spooled message and the envelope, and what qualifies bare names.
+ */
+struct job {
+	const struct options *opt;
+	struct config cfg;
+	const struct account *acct;
+	struct aliases aliases;
+	struct message msg;
+	struct envelope env;
+	int have_cfg, have_msg, have_aliases;
+	char *from;       /* the account's from, % expanded and qualified;
+			     NULL when unset or a pattern */
+	char *maildomain; /* qualifies bare names; NULL: none */
+};
+
+#define MAILNAME_PATH "/etc/mailname"
+
 static int
-envelope_account_sender(struct envelope *env, const struct account *acct,
-	const char *path, struct error *err)
+is_pattern(const char *s)
+{
+	return strpbrk(s, "*?") != NULL;
+}
+
+/* %M: the first line of /etc/mailname, Debian's name for the mail domain. */
+static int
+expand_mailname(struct buf *b, struct error *err)
+{
+	char line[512];
+	FILE *f = fopen(MAILNAME_PATH, "re");
+	size_t n;
+
+	if (!f) {
+		error_set(err, ERR_CONFIG, "from: %%M: cannot read %s: %s",
+			MAILNAME_PATH, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n \t");
+	if (n == 0) {
+		error_set(err, ERR_CONFIG, "from: %%M: %s is empty",
+			MAILNAME_PATH);
+		return -1;
+	}
+	buf_append(b, line, n);
+	return 0;
+}
+
+/* %U: the login name of the real user (not $USER, which anyone sets). */
+static int
+expand_user(struct buf *b, struct error *err)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	if (!pw || !pw->pw_name || !pw->pw_name[0]) {
+		error_set(err, ERR_CONFIG,
+			"from: %%U: no user name for uid %lu",
+			(unsigned long)getuid());
+		return -1;
+	}
+	buf_addstr(b, pw->pw_name);
+	return 0;
+}
+
+static int
+expand_host(struct buf *b, struct error *err)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0) {
+		error_set(err, ERR_OS, "from: %%H: gethostname: %s",
+			strerror(errno));
+		return -1;
+	}
+	host[sizeof(host) - 1] = '\0';
+	buf_addstr(b, host);
+	return 0;
+}
+
+/* %F: the first address of the From: header; msg NULL: not known yet. */
+static int
+expand_header_from(struct buf *b, const struct message *msg, int *unknown,
+	struct error *err)
+{
+	struct address_list l;
+	int r = -1;
+
+	if (!msg) {
+		*unknown = 1;
+		return 0;
+	}
+	address_list_init(&l);
+	if (message_header_addresses(msg, "From", &l, err) < 0)
+		goto out;
+	if (l.n == 0) {
+		error_set(err, ERR_DATA,
+			"from %%F: the message has no From: header");
+		goto out;
+	}
+	buf_addstr(b, l.v[0].mailbox);
+	r = 0;
+out:
+	address_list_release(&l);
+	return r;
+}
+
+static int
+expand_one(struct buf *b, char c, const struct message *msg, int *unknown,
+	struct error *err)
+{
+	switch (c) {
+	case '%':
+		buf_addch(b, '%');
+		return 0;
+	case 'U':
+		return expand_user(b, err);
+	case 'H':
+		return expand_host(b, err);
+	case 'C':
+		buf_addstr(b, net_fqdn());
+		return 0;
+	case 'M':
+		return expand_mailname(b, err);
+	case 'F':
+		return expand_header_from(b, msg, unknown, err);
+	default:
+		error_set(err, ERR_CONFIG,
+			"from: unknown '%%%c' (use %%U, %%H, %%C, %%M, %%F or "
+			"%%%%)",
+			c >= ' ' && c < 0x7f ? c : '?');
+		return -1;
+	}
+}
+
+/*
+ * The account's from with %U (login name), %H (host name), %C (canonical
+ * host name), %M (/etc/mailname), %F (the From: header's address) and %%
+ * expanded. msg NULL: a from with %F cannot be known yet, *out is NULL.
+ */
+static int
+expand_from(const char *from, const struct message *msg, char **out,
+	struct error *err)
+{
+	struct buf b;
+	int unknown = 0;
+
+	*out = NULL;
+	/* Bounded by its parts (a config value, a header, a host name); the
+	   envelope check then refuses an address that is too long. */
+	buf_init(&b, (size_t)-1);
+	for (const char *p = from; *p; p++) {
+		if (*p != '%') {
+			buf_addch(&b, *p);
+			continue;
+		}
+		if (expand_one(&b, p[1], msg, &unknown, err) < 0) {
+			buf_release(&b);
+			return -1;
+		}
+		if (p[1])
+			p++;
+	}
+	if (unknown) {
+		buf_release(&b);
+		return 0;
+	}
+	*out = buf_detach(&b, NULL);
+	return 0;
+}
+
+/* Account choice by sender sees each from expanded; errors match nothing. */
+static char *
+choose_expand(const struct account *acct, void *ctx)
+{
+	struct job *job = ctx;
+	struct error err;
+	char *out;
+
+	error_clear(&err);
+	if (expand_from(acct->from, job->have_msg ? &job->msg : NULL, &out,
+		    &err) < 0)
+		return NULL;
+	return out;
+}
+
+static int
+job_read_message(struct job *job, struct error *err)
+{
+	struct message_opts mopts = {0};
+
+	mopts.dot_ends = !job->opt->to_eof;
+	job->have_msg = 1;
+	if (message_read(&job->msg, STDIN_FILENO, &mopts, err) < 0) {
+		error_prefix(err, "standard input");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+domain_of(const char *mailbox)
+{
+	const char *at = strrchr(mailbox, '@');
+
+	return at && at[1] ? at + 1 : NULL;
+}
+
+/* The bare name's address for the envelope sender and the headers: one
+   mailbox, its alias when that is one address (address_qualify_name). */
+static int
+job_qualify(
+	const struct job *job, const char *name, char **out, struct error *err)
+{
+	return address_qualify_name(job->have_aliases ? &job->aliases : NULL,
+		job->maildomain, name, out, err);
+}
+
+/*
+ * An address postie writes into the header: its domain in A-labels, so a
+ * Unicode maildomain or sender does not by itself make the message need
+ * SMTPUTF8 (RFC 6532); a UTF-8 local part stays (it needs SMTPUTF8 in the
+ * envelope anyway). A new string.
+ */
+static char *
+header_address(const char *m, struct error *err)
+{
+	char *ascii;
+
+	if (address_domain_to_ascii(m, &ascii, err) < 0)
+		return NULL;
+	if (address_local_is_ascii(ascii))
+		return ascii;
+	free(ascii);
+	return xstrdup(m);
+}
+
+static char *
+job_qualify_header(const char *bare, void *ctx, struct error *err)
+{
+	char *out, *h;
+
+	if (job_qualify(ctx, bare, &out, err) < 0)
+		return NULL;
+	h = header_address(out, err);
+	free(out);
+	return h;
+}
+
+/*
+ * The account's from expanded, and the domain for bare names: maildomain,
+ * else the domain of that from ("*@example.org" gives one too), after
+ * which a bare from ("%U") is qualified itself.
+ */
+static int
+job_expand_account_from(struct job *job, struct error *err)
+{
+	const struct account *acct = job->acct;
+	const char *dom;
+	char *from = NULL;
+	int r = 0;
+
+	if (acct->from && expand_from(acct->from, &job->msg, &from, err) < 0)
+		return -1;
+	dom = from ? domain_of(from) : NULL;
+	if (acct->maildomain)
+		job->maildomain = xstrdup(acct->maildomain);
+	else if (dom && !is_pattern(dom))
+		job->maildomain = xstrdup(dom);
+	/* A pattern chooses the account; it is no address to send from. */
+	if (from && !is_pattern(from)) {
+		if (from[0] && !strchr(from, '@')) {
+			r = job_qualify(job, from, &job->from, err);
+		} else {
+			job->from = from;
+			from = NULL;
+		}
+	}
+	free(from);
+	return r;
+}
+
+/*
+ * A from that cannot be expanded or qualified matters only where it is
+ * used: as the sender, or to pin one. With -f (or From: read for the
+ * sender) and no pin, it only loses its domain for bare names.
+ */
+static int
+job_account_from(struct job *job, struct error *err)
+{
+	const struct options *opt = job->opt;
+	char q[QUOTE_MAX];
+
+	if (job_expand_account_from(job, err) == 0)
+		return 0;
+	if ((opt->sender || opt->read_envelope_from) &&
+		job->acct->allow_from_override) {
+		error_clear(err);
+		return 0;
+	}
+	error_prefix(err, "account '%s'", quote(q, job->acct->name));
+	return -1;
+}
+
+static int
+job_load_aliases(struct job *job, struct error *err)
+{
+	if (!job->acct->aliases)
+		return 0;
+	job->have_aliases = 1;
+	return aliases_load(&job->aliases, job->acct->aliases, err);
+}
+
+/* --read-envelope-from (or no -f and a from of %F): From:'s address. */
+static int
+job_header_sender(struct job *job, struct error *err)
+{
+	struct address_list l;
+	int r = -1;
+
+	address_list_init(&l);
+	if (message_header_addresses(&job->msg, "From", &l, err) < 0)
+		goto out;
+	if (l.n == 0) {
+		error_set(err, ERR_DATA,
+			"--read-envelope-from: the message has no "
+			"From: header");
+		goto out;
+	}
+	job->env.sender = xstrdup(l.v[0].mailbox);
+	r = 0;
+out:
+	address_list_release(&l);
+	return r;
+}
+
+/*
+ * allow_from_override off: the sender the caller chose (-f, or From: with
+ * --read-envelope-from) must be the account's from, or match its pattern;
+ * otherwise any local user could send as anyone through the account.
+ */
+static int
+job_check_pinned(const struct job *job, struct error *err)
+{
+	const struct account *acct = job->acct;
+	char *pin = NULL;
+	char qa[QUOTE_MAX], qp[QUOTE_MAX], qs[QUOTE_MAX];
+	int ok;
+
+	if (acct->allow_from_override || !acct->from)
+		return 0;
+	if (expand_from(acct->from, &job->msg, &pin, err) < 0)
+		return -1;
+	ok = job->env.sender[0] &&
+	     ((job->from &&
+		      config_sender_matches(job->from, job->env.sender)) ||
+		     config_sender_matches(pin, job->env.sender));
+	if (!ok)
+		error_set(err, ERR_CONFIG,
+			"account '%s' pins the sender to '%s' "
+			"(allow_from_override off): sender '%s' not allowed",
+			quote(qa, acct->name),
+			quote(qp, job->from ? job->from : pin),
+			quote(qs, job->env.sender[0] ? job->env.sender : "<>"));
+	free(pin);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The envelope sender: -f, else the From: header with
+ * --read-envelope-from, else the account's from (expanded), qualified
+ * when bare. The null sender stays "".
+ */
+static int
+job_sender(struct job *job, struct error *err)
 {
 	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
+	const struct account *acct = job->acct;
+	char *q;
 
-	if (env->sender)
-		return 0;
+	if (!job->env.sender && job->opt->read_envelope_from &&
+		job_header_sender(job, err) < 0)
+		return -1;
+	if (job->env.sender) {
+		if (job->env.sender[0] && !strchr(job->env.sender, '@')) {
+			if (job_qualify(job, job->env.sender, &q, err) < 0) {
+				error_prefix(err, "sender");
+				return -1;
+			}
+			free(job->env.sender);
+			job->env.sender = q;
+		}
+		return job_check_pinned(job, err);
+	}
 	/* "from *@example.org" chooses the account for any sender there;
 	   it is no address to send from. */
-	if (acct->from && strpbrk(acct->from, "*?")) {
+	if (acct->from && is_pattern(acct->from)) {
 		error_set(err, ERR_CONFIG,
 			"no envelope sender: account '%s' "
 			"has the pattern from '%s'; use -f",
 			quote(qname, acct->name), quote(qpath, acct->from));
 		return -1;
 	}
-	if (acct->from && envelope_sender(env, acct->from, err) < 0) {
-		error_prefix(
-			err, "account '%s': from", quote(qname, acct->name));
-		return -1;
-	}
-	if (!env->sender) {
+	if (!job->from || !job->from[0]) {
 		error_set(err, ERR_CONFIG,
 			"no envelope sender: use -f, or set "
 			"'from' in account '%s' of %s",
-			quote(qname, acct->name), quote(qpath, path));
+			quote(qname, acct->name), quote(qpath, job->cfg.path));
 		return -1;
 	}
-	return 0;
+	return envelope_sender(&job->env, job->from, err);
 }
 
-/* The message and, with -t, the recipients its header names. */
+/*
+ * The recipients: the arguments, with -t the header's too, bare names
+ * through the aliases or qualified, each once.
+ */
 static int
-read_message(struct message *msg, struct envelope *env,
-	const struct options *opt, struct error *err)
+job_recipients(struct job *job, struct error *err)
 {
-	struct message_opts mopts = {0};
+	struct envelope *env = &job->env;
 
-	mopts.dot_ends = !opt->to_eof;
-	if (message_read(msg, STDIN_FILENO, &mopts, err) < 0) {
-		error_prefix(err, "standard input");
+	if (job->opt->read_headers &&
+		message_header_recipients(&job->msg, &env->rcpts, err) < 0)
 		return -1;
-	}
-	if (opt->read_headers && envelope_headers(env, msg, err) < 0)
+	if (envelope_check_dash(env, err) < 0)
+		return -1;
+	if (address_expand(job->have_aliases ? &job->aliases : NULL,
+		    job->maildomain, &env->rcpts, err) < 0)
 		return -1;
 	address_list_dedupe(&env->rcpts);
 	if (env->rcpts.n == 0) {
@@ -907,6 +1364,92 @@ read_message(struct message *msg, struct envelope *env,
 		return -1;
 	}
 	return envelope_check(env, err);
+}
+
+/* The Message-ID's domain: the sender's, else maildomain, else this
+   host's name; in A-labels, which every server takes. */
+static int
+job_msgid_domain(const struct job *job, char **out, struct error *err)
+{
+	const char *dom = domain_of(job->env.sender);
+
+	if (!dom)
+		dom = job->maildomain ? job->maildomain : net_fqdn();
+	if (dom[0] == '[') {
+		*out = xstrdup(dom);
+		return 0;
+	}
+	return address_idna_to_ascii(dom, out, err);
+}
+
+/* The From: to add: -F or from_full_name, and the envelope sender (for
+   the null sender the account's from; with neither, none is added). */
+static int
+job_set_from(struct job *job, struct error *err)
+{
+	const struct account *acct = job->acct;
+	const char *from = job->env.sender[0] ? job->env.sender : job->from;
+	const char *name =
+		job->opt->fullname ? job->opt->fullname : acct->from_full_name;
+	enum message_from_mode mode = MESSAGE_FROM_OFF;
+	char *addr;
+	int r;
+
+	if (acct->set_from_header == CONFIG_MODE_AUTO)
+		mode = MESSAGE_FROM_AUTO;
+	else if (acct->set_from_header == CONFIG_MODE_ON)
+		mode = MESSAGE_FROM_ON;
+	if (!from || mode == MESSAGE_FROM_OFF)
+		return 0;
+	addr = header_address(from, err);
+	r = addr ? message_set_from(&job->msg, mode, name, addr, err) : -1;
+	free(addr);
+	if (r < 0) {
+		error_prefix(err, "From header");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Header repair, in this order (postie.conf(5)): Bcc removed, To/Cc
+ * replaced for undisclosed_recipients, bare names qualified, then To:,
+ * From:, Date:, Message-ID: added where missing, each on top.
+ */
+static int
+job_repair(struct job *job, struct error *err)
+{
+	const struct account *acct = job->acct;
+	struct message *msg = &job->msg;
+	time_t now = time(NULL);
+	char *dom = NULL;
+	int r = -1;
+
+	if (acct->remove_bcc_headers) {
+		message_remove_fields(msg, "Bcc");
+		message_remove_fields(msg, "Resent-Bcc");
+	}
+	if (acct->undisclosed_recipients &&
+		message_undisclosed_recipients(msg, err) < 0)
+		goto out;
+	if (message_qualify_fields(msg, job_qualify_header, job, err) < 0)
+		goto out;
+	if (acct->set_to_header == CONFIG_MODE_AUTO &&
+		message_set_to_undisclosed(msg, err) < 0)
+		goto out;
+	if (job_set_from(job, err) < 0)
+		goto out;
+	if (acct->set_date_header == CONFIG_MODE_AUTO &&
+		message_set_date(msg, now, err) < 0)
+		goto out;
+	if (acct->set_msgid_header == CONFIG_MODE_AUTO &&
+		(job_msgid_domain(job, &dom, err) < 0 ||
+			message_set_msgid(msg, dom, now, err) < 0))
+		goto out;
+	r = 0;
+out:
+	free(dom);
+	return r;
 }
 
 /* Submit, then name each refused recipient and write the log line. */
@@ -922,8 +1465,10 @@ deliver(const struct account *acct, struct envelope *env, struct message *msg,
 	sub.msg = msg;
 	sub.opt = opt;
 	sub.rcpts = xcalloc(env->rcpts.n, sizeof(*sub.rcpts));
-	for (size_t i = 0; i < env->rcpts.n; i++)
+	for (size_t i = 0; i < env->rcpts.n; i++) {
 		sub.rcpts[i].addr = env->rcpts.v[i].mailbox;
+		sub.rcpts[i].addr_ascii = env->rcpts_ascii[i];
+	}
 	r = submit(&sub, err);
 	if (r < 0)
 		report_refused(sub.rcpts, env->rcpts.n);
@@ -932,6 +1477,98 @@ deliver(const struct account *acct, struct envelope *env, struct message *msg,
 	free(sub.rcpts);
 	free(sub.final_text);
 	return r;
+}
+
+/*
+ * No sender can come from anywhere: said before the input is read, as a
+ * configuration error (job_sender says the same for a from that expands
+ * to nothing).
+ */
+static int
+job_sender_possible(const struct job *job, struct error *err)
+{
+	const struct account *acct = job->acct;
+	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
+
+	if (job->env.sender || job->opt->read_envelope_from)
+		return 0;
+	if (acct->from && is_pattern(acct->from)) {
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: account '%s' "
+			"has the pattern from '%s'; use -f",
+			quote(qname, acct->name), quote(qpath, acct->from));
+		return -1;
+	}
+	if (!acct->from) {
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: use -f, or set "
+			"'from' in account '%s' of %s",
+			quote(qname, acct->name), quote(qpath, job->cfg.path));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The account: by -a, else the first whose from (expanded) matches the
+ * sender, else the default. The sender is -f, or with
+ * --read-envelope-from the From: header, for which the message is read
+ * first.
+ */
+static int
+job_choose(struct job *job, struct error *err)
+{
+	const struct options *opt = job->opt;
+	struct address_list l;
+	struct error ignored;
+	const char *hint = job->env.sender;
+
+	address_list_init(&l);
+	if (!hint && opt->read_envelope_from && !opt->serverinfo) {
+		if (job_read_message(job, err) < 0)
+			return -1;
+		/* A From: that does not parse is reported by job_sender. */
+		error_clear(&ignored);
+		if (message_header_addresses(&job->msg, "From", &l, &ignored) ==
+				0 &&
+			l.n > 0)
+			hint = l.v[0].mailbox;
+	}
+	job->acct = config_choose_expanded(
+		&job->cfg, opt->account, hint, choose_expand, job, err);
+	address_list_release(&l);
+	if (!job->acct || config_check_account(job->acct, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+job_release(struct job *job)
+{
+	if (job->have_msg)
+		message_release(&job->msg);
+	if (job->have_aliases)
+		aliases_release(&job->aliases);
+	if (job->have_cfg)
+		config_release(&job->cfg);
+	envelope_release(&job->env);
+	free(job->from);
+	free(job->maildomain);
+}
+
+/* The message made ready: sender, recipients, A-labels, header repair. */
+static int
+job_prepare(struct job *job, struct error *err)
+{
+	if (job_sender_possible(job, err) < 0)
+		return -1;
+	if (!job->have_msg && job_read_message(job, err) < 0)
+		return -1;
+	if (job_load_aliases(job, err) < 0 || job_account_from(job, err) < 0 ||
+		job_sender(job, err) < 0 || job_recipients(job, err) < 0 ||
+		envelope_idna(&job->env, err) < 0)
+		return -1;
+	return job_repair(job, err);
 }
 
 static const char *
@@ -986,37 +1623,28 @@ out:
 static int
 run(const struct options *opt, struct error *err)
 {
-	struct config cfg = {0};
-	struct message msg = {0};
-	struct envelope env = {0};
-	const struct account *acct;
-	int r = -1, have_cfg = 0, have_msg = 0;
+	struct job job;
+	int r = -1;
 
-	address_list_init(&env.rcpts);
-	if (envelope_options(&env, opt, err) < 0)
+	memset(&job, 0, sizeof(job));
+	job.opt = opt;
+	address_list_init(&job.env.rcpts);
+	if (envelope_options(&job.env, opt, err) < 0)
 		goto out;
-	if (config_load(&cfg, opt->config, err) < 0)
+	if (config_load(&job.cfg, opt->config, err) < 0)
 		goto out;
-	have_cfg = 1;
-	acct = config_choose(&cfg, opt->account, env.sender, err);
-	if (!acct || config_check_account(acct, err) < 0)
+	job.have_cfg = 1;
+	if (job_choose(&job, err) < 0)
 		goto out;
 	if (opt->serverinfo) {
-		r = serverinfo(acct, err);
+		r = serverinfo(job.acct, err);
 		goto out;
 	}
-	if (envelope_account_sender(&env, acct, cfg.path, err) < 0)
+	if (job_prepare(&job, err) < 0)
 		goto out;
-	have_msg = 1;
-	if (read_message(&msg, &env, opt, err) < 0)
-		goto out;
-	r = deliver(acct, &env, &msg, opt, err);
+	r = deliver(job.acct, &job.env, &job.msg, opt, err);
 out:
-	if (have_msg)
-		message_release(&msg);
-	if (have_cfg)
-		config_release(&cfg);
-	envelope_release(&env);
+	job_release(&job);
 	return r;
 }
 

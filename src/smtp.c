@@ -94,6 +94,7 @@ struct smtp_sasl {
 struct smtp_txn {
 	const struct smtp_envelope *env;
 	const struct smtp_source *src;
+	int utf8;        /* MAIL ... SMTPUTF8: addresses go as given */
 	int mail_failed; /* MAIL refused: RCPT replies are ignored */
 	struct error mail_err;
 	size_t refused;      /* recipients refused ... */
@@ -141,12 +142,11 @@ smtp_add_upper(struct buf *b, const char *key, const char *val)
 		buf_addch(b, (char)toupper((unsigned char)*val));
 }
 
-/* RFC 3461 §4: ENVID is xtext, '+' and '=' and anything outside 33..126
-   as "+XX", so no value can end or extend the command. */
+/* RFC 3461 §4: ENVID and ORCPT are xtext, '+' and '=' and anything
+   outside 33..126 as "+XX", so no value can end or extend the command. */
 static void
-smtp_add_xtext(struct buf *b, const char *key, const char *val)
+smtp_xtext(struct buf *b, const char *val)
 {
-	buf_printf(b, " %s=", key);
 	for (; *val; val++) {
 		unsigned char c = (unsigned char)*val;
 
@@ -157,7 +157,48 @@ smtp_add_xtext(struct buf *b, const char *key, const char *val)
 	}
 }
 
-/* MAIL FROM and its parameters, in the order behaviour.md fixes. */
+static void
+smtp_add_xtext(struct buf *b, const char *key, const char *val)
+{
+	buf_printf(b, " %s=", key);
+	smtp_xtext(b, val);
+}
+
+static int
+smtp_is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* The addresses as they go on the wire: as given with SMTPUTF8, else the
+   A-label forms. */
+static const char *
+smtp_sender(const struct smtp_txn *t)
+{
+	const struct smtp_envelope *env = t->env;
+
+	return t->utf8 || !env->sender_ascii ? env->sender : env->sender_ascii;
+}
+
+static const char *
+smtp_rcpt_addr(const struct smtp_txn *t, size_t i)
+{
+	const struct smtp_rcpt *r = &t->env->rcpts[i];
+
+	return t->utf8 || !r->addr_ascii ? r->addr : r->addr_ascii;
+}
+
+static int
+smtp_dsn_asked(const struct smtp_envelope *env)
+{
+	return env->dsn_notify || env->dsn_ret || env->dsn_envid;
+}
+
+/* MAIL FROM and its parameters, in the order behaviour.md fixes;
+   SMTPUTF8 (RFC 6531 §3.4) after BODY. */
 static void
 smtp_build_mail(
 	const struct smtp_session *s, const struct smtp_txn *t, struct buf *cmd)
@@ -165,7 +206,7 @@ smtp_build_mail(
 	const struct smtp_envelope *env = t->env;
 	unsigned flags = s->caps.flags;
 
-	buf_printf(cmd, "MAIL FROM:<%s>", env->sender);
+	buf_printf(cmd, "MAIL FROM:<%s>", smtp_sender(t));
 	if (flags & CAPS_SIZE)
 		buf_printf(cmd, " SIZE=%lld", (long long)t->src->size);
 	if ((flags & CAPS_8BITMIME) &&
@@ -173,18 +214,28 @@ smtp_build_mail(
 		buf_addstr(cmd, " BODY=8BITMIME");
 	else if ((flags & CAPS_8BITMIME) && env->body == SMTP_BODY_7BIT)
 		buf_addstr(cmd, " BODY=7BIT");
+	if (t->utf8)
+		buf_addstr(cmd, " SMTPUTF8");
 	if (env->dsn_ret)
 		smtp_add_upper(cmd, "RET", env->dsn_ret);
 	if (env->dsn_envid)
 		smtp_add_xtext(cmd, "ENVID", env->dsn_envid);
 }
 
+/* RCPT TO, NOTIFY, and with any DSN request the ORCPT of RFC 3461 §4.2,
+   so a DSN names the address as it was submitted. */
 static void
 smtp_build_rcpt(const struct smtp_txn *t, size_t i, struct buf *cmd)
 {
-	buf_printf(cmd, "RCPT TO:<%s>", t->env->rcpts[i].addr);
+	const char *addr = smtp_rcpt_addr(t, i);
+
+	buf_printf(cmd, "RCPT TO:<%s>", addr);
 	if (t->env->dsn_notify)
 		smtp_add_upper(cmd, "NOTIFY", t->env->dsn_notify);
+	if (smtp_dsn_asked(t->env) && smtp_is_ascii(addr)) {
+		buf_addstr(cmd, " ORCPT=rfc822;");
+		smtp_xtext(cmd, addr);
+	}
 }
 
 /*
@@ -391,7 +442,7 @@ smtp_context(const struct smtp_txn *t, enum smtp_state st, size_t rcpt,
 {
 	char esc[SMTP_CONTEXT_MAX - 32];
 	const char *addr =
-		st == SMTP_ST_MAIL ? t->env->sender : t->env->rcpts[rcpt].addr;
+		st == SMTP_ST_MAIL ? smtp_sender(t) : smtp_rcpt_addr(t, rcpt);
 
 	log_escape(esc, sizeof(esc), addr, strlen(addr));
 	if (st == SMTP_ST_MAIL)
@@ -1001,7 +1052,8 @@ smtp_rcpts_release(struct smtp_rcpt *rcpts, size_t n)
 static int
 smtp_check_envelope(const struct smtp_envelope *env, struct error *err)
 {
-	const char *fields[] = {env->sender, env->dsn_notify, env->dsn_ret};
+	const char *fields[] = {
+		env->sender, env->sender_ascii, env->dsn_notify, env->dsn_ret};
 	size_t i;
 
 	if (env->nrcpts == 0) {
@@ -1014,11 +1066,98 @@ smtp_check_envelope(const struct smtp_envelope *env, struct error *err)
 			return -1;
 		}
 	for (i = 0; i < env->nrcpts; i++)
-		if (strpbrk(env->rcpts[i].addr, "\r\n")) {
+		if (strpbrk(env->rcpts[i].addr, "\r\n") ||
+			(env->rcpts[i].addr_ascii &&
+				strpbrk(env->rcpts[i].addr_ascii, "\r\n"))) {
 			error_set(err, ERR_DATA, "line break in a recipient");
 			return -1;
 		}
 	return 0;
+}
+
+static int
+smtp_check_size(const struct smtp_session *s, const struct smtp_source *src,
+	struct error *err)
+{
+	if ((s->caps.flags & CAPS_SIZE) && s->caps.size_max > 0 &&
+		(unsigned long long)src->size > s->caps.size_max) {
+		error_set(err, ERR_UNAVAILABLE,
+			"message of %lld bytes exceeds the server's limit of "
+			"%llu bytes",
+			(long long)src->size, s->caps.size_max);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the transaction needs SMTPUTF8 (RFC 6531): what cannot go
+ * without it is a UTF-8 header (RFC 6532) or a local part that is still
+ * not ASCII in the A-label form. Names it in why (for the error), or
+ * returns 0.
+ */
+static int
+smtp_utf8_needed(const struct smtp_envelope *env, const struct smtp_source *src,
+	char *why, size_t size)
+{
+	const char *a;
+	char esc[SMTP_CONTEXT_MAX];
+	size_t i;
+
+	if (src->header_8bit) {
+		snprintf(why, size, "non-ASCII in the header");
+		return 1;
+	}
+	a = env->sender_ascii ? env->sender_ascii : env->sender;
+	for (i = 0; i <= env->nrcpts; i++) {
+		if (i > 0)
+			a = env->rcpts[i - 1].addr_ascii
+				    ? env->rcpts[i - 1].addr_ascii
+				    : env->rcpts[i - 1].addr;
+		if (smtp_is_ascii(a))
+			continue;
+		log_escape(esc, sizeof(esc), a, strlen(a));
+		snprintf(why, size, "non-ASCII local part in <%s>", esc);
+		return 1;
+	}
+	return 0;
+}
+
+/* Any UTF-8 in the envelope or header, even what A-labels could carry. */
+static int
+smtp_utf8_wanted(const struct smtp_envelope *env)
+{
+	size_t i;
+
+	if (!smtp_is_ascii(env->sender))
+		return 1;
+	for (i = 0; i < env->nrcpts; i++)
+		if (!smtp_is_ascii(env->rcpts[i].addr))
+			return 1;
+	return 0;
+}
+
+/* RFC 6531 §3.4: SMTPUTF8 when there is UTF-8 and the server offers it;
+   without it, A-labels where they do, and an error where they do not. */
+static int
+smtp_choose_utf8(
+	const struct smtp_session *s, struct smtp_txn *t, struct error *err)
+{
+	char why[SMTP_CONTEXT_MAX + 32];
+	int needed = smtp_utf8_needed(t->env, t->src, why, sizeof(why));
+
+	if (!needed && !smtp_utf8_wanted(t->env))
+		return 0;
+	if (s->caps.flags & CAPS_SMTPUTF8) {
+		t->utf8 = 1;
+		return 0;
+	}
+	if (!needed)
+		return 0;
+	error_set(err, ERR_DATA,
+		"message needs SMTPUTF8 (%s) and the server does not offer it",
+		why);
+	return -1;
 }
 
 /* What the server announced it cannot take, refused before MAIL so
@@ -1030,22 +1169,13 @@ smtp_check_message(const struct smtp_session *s,
 {
 	unsigned flags = s->caps.flags;
 
-	if ((flags & CAPS_SIZE) && s->caps.size_max > 0 &&
-		(unsigned long long)src->size > s->caps.size_max) {
-		error_set(err, ERR_UNAVAILABLE,
-			"message of %lld bytes exceeds the server's limit of "
-			"%llu bytes",
-			(long long)src->size, s->caps.size_max);
-		return -1;
-	}
 	if (src->has_8bit && !(flags & CAPS_8BITMIME)) {
 		error_set(err, ERR_DATA,
 			"message has 8-bit data and the "
 			"server does not offer 8BITMIME");
 		return -1;
 	}
-	if ((env->dsn_notify || env->dsn_ret || env->dsn_envid) &&
-		!(flags & CAPS_DSN)) {
+	if (smtp_dsn_asked(env) && !(flags & CAPS_DSN)) {
 		error_set(err, ERR_UNAVAILABLE, "server does not offer DSN");
 		return -1;
 	}
@@ -1234,12 +1364,16 @@ smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 		return -1;
 	}
 	smtp_rcpts_release(env->rcpts, env->nrcpts);
-	if (smtp_check_envelope(env, err) < 0 ||
-		smtp_check_message(s, env, src, err) < 0)
-		return -1;
 	memset(&t, 0, sizeof(t));
 	t.env = env;
 	t.src = src;
+	if (smtp_check_envelope(env, err) < 0)
+		return -1;
+	/* The size limit is the first refusal, as behaviour.md orders. */
+	if (smtp_check_size(s, src, err) < 0 ||
+		smtp_choose_utf8(s, &t, err) < 0 ||
+		smtp_check_message(s, env, src, err) < 0)
+		return -1;
 	if (smtp_envelope(s, &t, err) < 0)
 		return -1;
 	return smtp_data(s, &t, err);

@@ -49,7 +49,9 @@ enum smtp_body {
 };
 
 struct smtp_rcpt {
-	const char *addr;
+	const char *addr;       /* as given: may hold UTF-8 (RFC 6531) */
+	const char *addr_ascii; /* addr with its domain in A-labels, for a
+				   server without SMTPUTF8; NULL = addr */
 	/* filled by smtp_send: the RCPT reply. Must start 0 / NULL (calloc):
 	   smtp_send frees what an earlier call left. */
 	int code;    /* 0 if not answered (or MAIL was refused) */
@@ -69,10 +71,29 @@ struct smtp_source {
 	void *ctx;
 	off_t size; /* wire size, for SIZE= and the local size check */
 	int has_8bit;
+	int header_8bit; /* bytes >= 0x80 in the header section that is
+			    sent: UTF-8 headers need SMTPUTF8 (RFC 6532 §3) */
 };
 
+/*
+ * International mail (RFC 6531): when anything in the envelope or the
+ * header is not ASCII and the server offers SMTPUTF8, MAIL carries
+ * SMTPUTF8 and every address goes as given. Otherwise the A-label forms
+ * (sender_ascii, rcpts[i].addr_ascii) are sent; if one of them still has
+ * a non-ASCII local part, or the header has 8-bit bytes, the message
+ * cannot go: ERR_DATA before MAIL. smtp never converts a domain itself
+ * (the caller has libidn2's answers).
+ *
+ * DSN (RFC 3461): when any of NOTIFY, RET, ENVID is asked for (which
+ * needs DSN offered), each RCPT also carries ORCPT=rfc822;ADDR (§4.2,
+ * xtext), ADDR being the address as sent; a recipient sent in UTF-8 gets
+ * no ORCPT (the utf-8 address type of RFC 6533 is not implemented, and
+ * ORCPT is optional).
+ */
 struct smtp_envelope {
-	const char *sender; /* "" = null sender <> */
+	const char *sender;       /* "" = null sender <> */
+	const char *sender_ascii; /* sender with an A-label domain; NULL =
+				     sender */
 	struct smtp_rcpt *rcpts;
 	size_t nrcpts;
 	enum smtp_body body;

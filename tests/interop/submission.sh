@@ -284,7 +284,10 @@ write_config() {
 	shift
 	CONFIG=$WORK/$name.conf
 	{
+		# The message must arrive byte for byte: no header repair.
 		printf '%s\n' "account default" "domain client.test" "timeout 10" \
+			"set_from_header off" "set_date_header off" \
+			"set_msgid_header off" "set_to_header off" \
 			"user $USER_NAME"
 		printf '%s\n' "$@"
 	} >"$CONFIG"

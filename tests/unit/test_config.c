@@ -470,25 +470,13 @@ test_errors_unsupported(void)
 		"tls_force_sslv3",
 		"ntlmdomain",
 		"auto_from",
-		"maildomain",
-		"dsn_notify",
-		"dsn_return",
-		"set_from_header",
-		"set_date_header",
-		"set_msgid_header",
-		"remove_bcc_headers",
-		"undisclosed_recipients",
 		"source_ip",
 		"proxy_host",
 		"proxy_port",
 		"socket",
 		"logfile_time_format",
-		"aliases",
 		"eval",
-		"add_missing_from_header",
-		"add_missing_date_header",
 		"protocol",
-		"allow_from_override",
 	};
 	char text[128], want[128];
 	size_t i;
@@ -500,6 +488,211 @@ test_errors_unsupported(void)
 			"t.conf:2: '%s' is not supported yet", unsupported[i]);
 		expect_error(text, want);
 	}
+}
+
+/* Issue 4's keys: what an account has when the file says nothing. */
+static void
+test_repair_defaults(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg, "account plain\n", &err), 0);
+	a = &cfg.accounts[0];
+	CHECK(a->aliases == NULL && a->maildomain == NULL);
+	CHECK(a->from_full_name == NULL);
+	CHECK(a->dsn_notify == NULL && a->dsn_return == NULL);
+	CHECK_INT(a->set_from_header, CONFIG_MODE_AUTO);
+	CHECK_INT(a->set_date_header, CONFIG_MODE_AUTO);
+	CHECK_INT(a->set_msgid_header, CONFIG_MODE_AUTO);
+	CHECK_INT(a->set_to_header, CONFIG_MODE_AUTO);
+	/* Bcc removal is the default for every message, not only -t */
+	CHECK_INT(a->remove_bcc_headers, 1);
+	CHECK_INT(a->undisclosed_recipients, 0);
+	CHECK_INT(a->allow_from_override, 1);
+	config_release(&cfg);
+}
+
+/* Every value each key takes, stored as main reads it. */
+static void
+test_repair_values(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+	char *aliases;
+
+	setenv("HOME", "/home/u", 1);
+	CHECK_INT(parse(&cfg,
+			  "account x\n"
+			  "aliases ~/aliases\n"
+			  "maildomain example.org\n"
+			  "from_full_name \"Host Alerts\"\n"
+			  "set_from_header on\n"
+			  "set_date_header off\n"
+			  "set_msgid_header off\n"
+			  "set_to_header off\n"
+			  "remove_bcc_headers off\n"
+			  "undisclosed_recipients on\n"
+			  "allow_from_override off\n"
+			  "dsn_notify Success,DELAY\n"
+			  "dsn_return HDRS\n",
+			  &err),
+		0);
+	a = &cfg.accounts[0];
+	aliases = a->aliases;
+	CHECK_STR(aliases, "/home/u/aliases");
+	CHECK_STR(a->maildomain, "example.org");
+	CHECK_STR(a->from_full_name, "Host Alerts");
+	CHECK_INT(a->set_from_header, CONFIG_MODE_ON);
+	CHECK_INT(a->set_date_header, CONFIG_MODE_OFF);
+	CHECK_INT(a->set_msgid_header, CONFIG_MODE_OFF);
+	CHECK_INT(a->set_to_header, CONFIG_MODE_OFF);
+	CHECK_INT(a->remove_bcc_headers, 0);
+	CHECK_INT(a->undisclosed_recipients, 1);
+	CHECK_INT(a->allow_from_override, 0);
+	/* kept as written: the engine upper-cases on the wire */
+	CHECK_STR(a->dsn_notify, "Success,DELAY");
+	CHECK_STR(a->dsn_return, "HDRS");
+	CHECK(a->set & CONFIG_DSN_RETURN);
+	CHECK(a->set & CONFIG_ALIASES);
+	config_release(&cfg);
+
+	/* auto and off; "off" and empty unset the DSN keys */
+	CHECK_INT(parse(&cfg,
+			  "account x\n"
+			  "set_from_header off\n"
+			  "set_from_header auto\n"
+			  "dsn_notify never\n"
+			  "dsn_notify off\n"
+			  "dsn_return full\n"
+			  "dsn_return\n",
+			  &err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->set_from_header, CONFIG_MODE_AUTO);
+	CHECK(a->dsn_notify == NULL && a->dsn_return == NULL);
+	config_release(&cfg);
+}
+
+/* defaults and parents pass the new keys on, the 64-bit set included */
+static void
+test_repair_inheritance(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg,
+			  "defaults\n"
+			  "set_date_header off\n"
+			  "account base\n"
+			  "maildomain base.example\n"
+			  "dsn_return full\n"
+			  "allow_from_override off\n"
+			  "set_from_header on\n"
+			  "account child : base\n"
+			  "set_from_header auto\n",
+			  &err),
+		0);
+	a = &cfg.accounts[1];
+	CHECK_STR(a->name, "child");
+	CHECK_INT(a->set_date_header, CONFIG_MODE_OFF);
+	CHECK_STR(a->maildomain, "base.example");
+	CHECK_STR(a->dsn_return, "full");
+	CHECK_INT(a->allow_from_override, 0);
+	CHECK_INT(a->set_from_header, CONFIG_MODE_AUTO);
+	CHECK((a->set & CONFIG_DSN_RETURN) && (a->set & CONFIG_MAILDOMAIN));
+	config_release(&cfg);
+}
+
+/* msmtp's older names: add_missing_*_header on = set_*_header auto;
+   keepbcc on = remove_bcc_headers off. */
+static void
+test_repair_old_keys(void)
+{
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+
+	CHECK_INT(parse(&cfg,
+			  "account x\n"
+			  "set_from_header on\n"
+			  "add_missing_from_header on\n"
+			  "add_missing_date_header off\n"
+			  "keepbcc on\n",
+			  &err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->set_from_header, CONFIG_MODE_AUTO);
+	CHECK_INT(a->set_date_header, CONFIG_MODE_OFF);
+	CHECK_INT(a->remove_bcc_headers, 0);
+	CHECK(a->set & CONFIG_SET_FROM_HEADER);
+	config_release(&cfg);
+	expect_error("account x\nkeepbcc yes\n",
+		"t.conf:2: 'keepbcc' must be 'on' or 'off', not 'yes'");
+	expect_error("add_missing_from_header on\n",
+		"t.conf:1: 'set_from_header' before any 'account' or "
+		"'defaults' line");
+}
+
+/* A typo is found when the file is read, with the accepted values. */
+static void
+test_repair_errors(void)
+{
+	expect_error("account x\nset_from_header yes\n",
+		"t.conf:2: 'set_from_header' must be 'auto', 'on' or 'off', "
+		"not 'yes'");
+	/* "on" exists only where it means something: auto|off keys */
+	expect_error("account x\nset_date_header on\n",
+		"t.conf:2: 'set_date_header' must be 'auto' or 'off', not "
+		"'on'");
+	expect_error("account x\nset_msgid_header\n",
+		"t.conf:2: 'set_msgid_header' needs a value");
+	expect_error("account x\nset_to_header Auto\n",
+		"t.conf:2: 'set_to_header' must be 'auto' or 'off', not "
+		"'Auto'");
+	expect_error("account x\nremove_bcc_headers auto\n",
+		"t.conf:2: 'remove_bcc_headers' must be 'on' or 'off', not "
+		"'auto'");
+	expect_error("account x\nmaildomain example .org\n",
+		"t.conf:2: 'maildomain' must be one word, not 'example .org'");
+	expect_error("account x\ndsn_notify sucess\n",
+		"t.conf:2: 'dsn_notify': 'sucess' is not one of never, "
+		"success, failure, delay");
+	expect_error("account x\ndsn_notify never,failure\n",
+		"t.conf:2: 'dsn_notify': give never alone, or any of success, "
+		"failure, delay");
+	expect_error("account x\ndsn_notify success,,\n",
+		"t.conf:2: 'dsn_notify': '' is not one of never, success, "
+		"failure, delay");
+	expect_error("account x\ndsn_return headers\n",
+		"t.conf:2: 'dsn_return': must be full or hdrs, not 'headers'");
+}
+
+/* The same checks serve -N and -R (main prefixes the flag). */
+static void
+test_check_dsn(void)
+{
+	struct error err;
+
+	error_clear(&err);
+	CHECK_INT(config_check_notify("never", &err), 0);
+	CHECK_INT(config_check_notify("SUCCESS,failure,Delay", &err), 0);
+	CHECK_INT(config_check_notify("delay", &err), 0);
+	CHECK_INT(config_check_notify("", &err), -1);
+	CHECK_INT(err.cls, ERR_CONFIG);
+	CHECK_STR(err.text,
+		"give never alone, or any of success, failure, delay");
+	CHECK_INT(config_check_notify("never,never", &err), -1);
+	CHECK_INT(config_check_notify("success delay", &err), -1);
+	CHECK_STR(err.text, "'success delay' is not one of never, success, "
+			    "failure, delay");
+	CHECK_INT(config_check_return("Full", &err), 0);
+	CHECK_INT(config_check_return("hdrs", &err), 0);
+	CHECK_INT(config_check_return("none", &err), -1);
+	CHECK_STR(err.text, "must be full or hdrs, not 'none'");
 }
 
 static void
@@ -684,6 +877,80 @@ test_choice(void)
 		"no account chosen: t.conf has no default account; use -a NAME "
 		"or add 'account default : NAME'");
 	config_release(&cfg);
+}
+
+/* The caller's expansion for the test: "%D" stands for "example.org",
+   and an account named "hidden" matches nothing (NULL). */
+static char *
+expand_test(const struct account *acct, void *ctx)
+{
+	const char *from = acct->from, *p = strstr(from, "%D");
+	size_t n;
+	char *out;
+
+	(*(int *)ctx)++;
+	if (strcmp(acct->name, "hidden") == 0)
+		return NULL;
+	if (!p)
+		return xstrdup(from);
+	n = strlen(from) + strlen("example.org");
+	out = xmalloc(n);
+	snprintf(out, n, "%.*sexample.org%s", (int)(p - from), from, p + 2);
+	return out;
+}
+
+/* Choice by sender sees the froms as the caller expands them (msmtp
+   matches "%U@example.org" literally, so it never matches). */
+static void
+test_choice_expanded(void)
+{
+	static const char conf[] = "account hidden\n"
+				   "from ann@example.org\n"
+				   "account pct\n"
+				   "from ann@%D\n"
+				   "account glob\n"
+				   "from *@lists.%D\n";
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+	int calls = 0;
+
+	CHECK_INT(parse(&cfg, conf, &err), 0);
+	a = config_choose_expanded(
+		&cfg, NULL, "Ann@Example.org", expand_test, &calls, &err);
+	CHECK(a && strcmp(a->name, "pct") == 0);
+	CHECK(calls >= 2);
+	a = config_choose_expanded(
+		&cfg, NULL, "ann+x@example.org", expand_test, &calls, &err);
+	CHECK(a && strcmp(a->name, "pct") == 0);
+	a = config_choose_expanded(
+		&cfg, NULL, "b@lists.example.org", expand_test, &calls, &err);
+	CHECK(a && strcmp(a->name, "glob") == 0);
+	/* without the expansion the literal "%D" matches nothing */
+	CHECK_STR(choose(&cfg, NULL, "ann@example.org"), "hidden");
+	error_clear(&err);
+	CHECK(config_choose_expanded(&cfg, NULL, "b@lists.example.org", NULL,
+		      NULL, &err) == NULL);
+	/* -a still wins, and the callback is not needed for it */
+	calls = 0;
+	a = config_choose_expanded(
+		&cfg, "hidden", "ann@example.org", expand_test, &calls, &err);
+	CHECK(a && strcmp(a->name, "hidden") == 0);
+	CHECK_INT(calls, 0);
+	config_release(&cfg);
+}
+
+/* allow_from_override off compares as the choice does. */
+static void
+test_sender_matches(void)
+{
+	CHECK(config_sender_matches("ann@example.org", "ANN@example.ORG"));
+	CHECK(config_sender_matches("ann@example.org", "ann+git@example.org"));
+	CHECK(config_sender_matches("*@example.org", "bob@example.org"));
+	CHECK(!config_sender_matches("ann@example.org", "ann@example.net"));
+	CHECK(!config_sender_matches("ann@example.org", "bob@example.org"));
+	CHECK(!config_sender_matches("ann@example.org", ""));
+	CHECK(!config_sender_matches("*@example.org", "bob@example.org.x"));
 }
 
 static void
@@ -1048,6 +1315,14 @@ main(void)
 	test_errors_accounts();
 	test_choice();
 	test_choice_default();
+	test_choice_expanded();
+	test_sender_matches();
+	test_repair_defaults();
+	test_repair_values();
+	test_repair_inheritance();
+	test_repair_old_keys();
+	test_repair_errors();
+	test_check_dsn();
 	test_check_account();
 	test_auth_enabled();
 	test_values_tls();
