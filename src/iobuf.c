@@ -45,8 +45,8 @@ iobuf_plain_write(void *ctx, const void *p, size_t len)
  * Anything else is a local I/O error.
  */
 static int
-iobuf_io_error(const struct iobuf *io, int errnum, const char *op,
-	struct error *err)
+iobuf_io_error(
+	const struct iobuf *io, int errnum, const char *op, struct error *err)
 {
 	const char *why;
 
@@ -304,7 +304,8 @@ iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 			if ((r = iobuf_wait(io, events, deadline, err)) != 0)
 				break;
 		} else {
-			r = iobuf_io_error(io, n < 0 ? errno : EPIPE, "write", err);
+			r = iobuf_io_error(
+				io, n < 0 ? errno : EPIPE, "write", err);
 			break;
 		}
 	}
