@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,65 +73,25 @@ enum flag_arg {
 	FLAG_GLUED, /* optional argument, glued only (-d0.1) */
 };
 
+/*
+ * A flag either calls handle (which checks and stores its value), or, with
+ * handle NULL, stores into the struct options member at offset field: the
+ * argument (a const char *) for FLAG_ARG, a count (an int) for FLAG_NONE.
+ */
 struct flag {
 	char letter;
 	enum flag_arg arg;
 	int (*handle)(struct options *o, const char *arg, struct error *err);
+	size_t field;
 	const char *help;
 };
+
+#define OPT(member) NULL, offsetof(struct options, member)
 
 static int
 flag_ignore(struct options *o, const char *arg, struct error *err)
 {
 	(void)o, (void)arg, (void)err;
-	return 0;
-}
-
-static int
-flag_t(struct options *o, const char *arg, struct error *err)
-{
-	(void)arg, (void)err;
-	o->read_headers = 1;
-	return 0;
-}
-
-static int
-flag_i(struct options *o, const char *arg, struct error *err)
-{
-	(void)arg, (void)err;
-	o->to_eof = 1;
-	return 0;
-}
-
-static int
-flag_v(struct options *o, const char *arg, struct error *err)
-{
-	(void)arg, (void)err;
-	o->verbose++;
-	return 0;
-}
-
-static int
-flag_S(struct options *o, const char *arg, struct error *err)
-{
-	(void)arg, (void)err;
-	o->serverinfo = 1;
-	return 0;
-}
-
-static int
-flag_f(struct options *o, const char *arg, struct error *err)
-{
-	(void)err;
-	o->sender = arg;
-	return 0;
-}
-
-static int
-flag_F(struct options *o, const char *arg, struct error *err)
-{
-	(void)err;
-	o->fullname = arg;
 	return 0;
 }
 
@@ -205,22 +166,6 @@ flag_V(struct options *o, const char *arg, struct error *err)
 	return 0;
 }
 
-static int
-flag_C(struct options *o, const char *arg, struct error *err)
-{
-	(void)err;
-	o->config = arg;
-	return 0;
-}
-
-static int
-flag_a(struct options *o, const char *arg, struct error *err)
-{
-	(void)err;
-	o->account = arg;
-	return 0;
-}
-
 /* -bm (deliver mail, the default) is the only mode this version has. */
 static int
 flag_b(struct options *o, const char *arg, struct error *err)
@@ -249,40 +194,60 @@ flag_d(struct options *o, const char *arg, struct error *err)
 static int
 flag_o(struct options *o, const char *arg, struct error *err)
 {
+	(void)err;
 	if (strcmp(arg, "i") == 0)
-		return flag_i(o, arg, err);
+		o->to_eof = 1;
 	return 0;
 }
 
 static const struct flag flags[] = {
-	{'t', FLAG_NONE, flag_t, "recipients also from To:, Cc:, Bcc:"},
-	{'i', FLAG_NONE, flag_i, "a line holding only '.' does not end input"},
-	{'f', FLAG_ARG, flag_f, "envelope sender ('' or <> = null sender)"},
-	{'r', FLAG_ARG, flag_f, "same as -f"},
-	{'F', FLAG_ARG, flag_F, "full name of the sender"},
-	{'B', FLAG_ARG, flag_B, "body type: 7BIT or 8BITMIME"},
-	{'N', FLAG_ARG, flag_N, "DSN: never, or success,failure,delay"},
-	{'R', FLAG_ARG, flag_R, "DSN: return full or hdrs"},
-	{'V', FLAG_ARG, flag_V, "DSN: envelope id"},
-	{'v', FLAG_NONE, flag_v, "SMTP dialogue on stderr (-vv: and states)"},
-	{'C', FLAG_ARG, flag_C, "read this configuration file"},
-	{'a', FLAG_ARG, flag_a, "use this account"},
-	{'S', FLAG_NONE, flag_S,
+	{'t', FLAG_NONE, OPT(read_headers),
+		"recipients also from To:, Cc:, Bcc:"},
+	{'i', FLAG_NONE, OPT(to_eof),
+		"a line holding only '.' does not end input"},
+	{'f', FLAG_ARG, OPT(sender),
+		"envelope sender ('' or <> = null sender)"},
+	{'r', FLAG_ARG, OPT(sender), "same as -f"},
+	{'F', FLAG_ARG, OPT(fullname), "full name of the sender"},
+	{'B', FLAG_ARG, flag_B, 0, "body type: 7BIT or 8BITMIME"},
+	{'N', FLAG_ARG, flag_N, 0, "DSN: never, or success,failure,delay"},
+	{'R', FLAG_ARG, flag_R, 0, "DSN: return full or hdrs"},
+	{'V', FLAG_ARG, flag_V, 0, "DSN: envelope id"},
+	{'v', FLAG_NONE, OPT(verbose),
+		"SMTP dialogue on stderr (-vv: and states)"},
+	{'C', FLAG_ARG, OPT(config), "read this configuration file"},
+	{'a', FLAG_ARG, OPT(account), "use this account"},
+	{'S', FLAG_NONE, OPT(serverinfo),
 		"show the server: greeting, capabilities, TLS certificate"},
-	{'b', FLAG_ARG, flag_b, "mode: only -bm (deliver mail)"},
-	{'d', FLAG_GLUED, flag_d, "debug: prints the version"},
-	{'o', FLAG_ARG, flag_o, "-oi as -i; other -o options ignored"},
-	{'O', FLAG_ARG, flag_ignore, "ignored (option=value)"},
-	{'L', FLAG_ARG, flag_ignore, "ignored (syslog tag)"},
-	{'h', FLAG_ARG, flag_ignore, "ignored (hop count)"},
-	{'A', FLAG_ARG, flag_ignore, "ignored"},
-	{'p', FLAG_ARG, flag_ignore, "ignored (protocol)"},
-	{'X', FLAG_ARG, flag_ignore, "ignored (traffic log)"},
-	{'U', FLAG_NONE, flag_ignore, "ignored (initial submission)"},
-	{'G', FLAG_NONE, flag_ignore, "ignored (gateway submission)"},
-	{'m', FLAG_NONE, flag_ignore, "ignored (me too)"},
-	{'n', FLAG_NONE, flag_ignore, "ignored (no aliasing)"},
+	{'b', FLAG_ARG, flag_b, 0, "mode: only -bm (deliver mail)"},
+	{'d', FLAG_GLUED, flag_d, 0, "debug: prints the version"},
+	{'o', FLAG_ARG, flag_o, 0, "-oi as -i; other -o options ignored"},
+	{'O', FLAG_ARG, flag_ignore, 0, "ignored (option=value)"},
+	{'L', FLAG_ARG, flag_ignore, 0, "ignored (syslog tag)"},
+	{'h', FLAG_ARG, flag_ignore, 0, "ignored (hop count)"},
+	{'A', FLAG_ARG, flag_ignore, 0, "ignored"},
+	{'p', FLAG_ARG, flag_ignore, 0, "ignored (protocol)"},
+	{'X', FLAG_ARG, flag_ignore, 0, "ignored (traffic log)"},
+	{'U', FLAG_NONE, flag_ignore, 0, "ignored (initial submission)"},
+	{'G', FLAG_NONE, flag_ignore, 0, "ignored (gateway submission)"},
+	{'m', FLAG_NONE, flag_ignore, 0, "ignored (me too)"},
+	{'n', FLAG_NONE, flag_ignore, 0, "ignored (no aliasing)"},
 };
+
+static int
+flag_apply(struct options *o, const struct flag *f, const char *arg,
+	struct error *err)
+{
+	char *member = (char *)o + f->field;
+
+	if (f->handle)
+		return f->handle(o, arg, err);
+	if (f->arg == FLAG_ARG)
+		memcpy(member, &arg, sizeof(arg));
+	else
+		(*(int *)(void *)member)++;
+	return 0;
+}
 
 static const struct flag *
 flag_find(char letter)
@@ -381,7 +346,7 @@ options_word(
 			arg = argv[++*i];
 		}
 	handle:
-		if (f->handle(o, arg ? arg : "", err) < 0)
+		if (flag_apply(o, f, arg ? arg : "", err) < 0)
 			return -1;
 		if (arg)
 			break;
