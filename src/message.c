@@ -1750,6 +1750,21 @@ qualify_rewrite(const char *p, size_t name_len, const struct address_list *l,
 	return rc;
 }
 
+/* Whether field text (folded with CRLF, no final CRLF) has a line over
+   MESSAGE_LINE_MAX octets. */
+static int
+text_has_long_line(const char *p, size_t len)
+{
+	const char *end = p + len, *nl;
+
+	while ((nl = memmem(p, (size_t)(end - p), "\r\n", 2)) != NULL) {
+		if ((size_t)(nl - p) > MESSAGE_LINE_MAX)
+			return 1;
+		p = nl + 2;
+	}
+	return (size_t)(end - p) > MESSAGE_LINE_MAX;
+}
+
 /* Field i rewritten when it names a bare mailbox: 1 if it was, 0 if
    not (or if it does not parse: then it is left as it is), -1. */
 static int
@@ -1780,6 +1795,14 @@ qualify_field(struct message *msg, size_t i, message_qualify_fn *qualify,
 		     ? qualify_splice(p, len, &sc, &l, qualify, ctx, &out, err)
 		     : qualify_rewrite(
 			       p, f->name_len, &l, qualify, ctx, &out, err);
+	/* A long line of bare names can grow past RFC 5322's 998 octets
+	   once qualified: the input was valid, so fold it anew rather than
+	   refuse it. */
+	if (rc == 0 && text_has_long_line(out.data, out.len)) {
+		buf_reset(&out);
+		rc = qualify_rewrite(
+			p, f->name_len, &l, qualify, ctx, &out, err);
+	}
 	/* the buffer may move as the field is stored: p is not used after */
 	if (rc == 0 && message_replace_field(msg, i, out.data, err) < 0)
 		rc = -1;

@@ -1380,6 +1380,39 @@ test_qualify_errors(void)
 	message_release(&m);
 }
 
+/* 100 bare names on one 900-octet line: qualified, the field passes
+   998 octets, so it is folded anew instead of refused. */
+static void
+test_qualify_refolds(void)
+{
+	struct message m;
+	struct error err;
+	struct buf in;
+	size_t len, i, line;
+	char *w;
+
+	buf_init(&in, 1 << 20);
+	buf_addstr(&in, "To: ");
+	for (i = 0; i < 100; i++)
+		buf_printf(&in, "%su%03zu", i ? ", " : "", i);
+	buf_addstr(&in, "\n\nbody\n");
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK_INT(message_qualify_fields(&m, qualify_example, NULL, &err), 1);
+	w = wire(&m, 0, 65536, &len);
+	CHECK(w != NULL && strstr(w, "u000@example.org, u001@example.org") &&
+		strstr(w, "u099@example.org\r\n\r\nbody\r\n"));
+	for (i = 0, line = 0; w && i < len; i++, line++) {
+		if (w[i] == '\n')
+			line = 0;
+		if (line > 998)
+			break;
+	}
+	CHECK(i == len);
+	free(w);
+	message_release(&m);
+	buf_release(&in);
+}
+
 /* A From: built from display name and address, as the wire shows it. */
 static void
 check_from_at(int line, const char *display, const char *want)
@@ -1974,6 +2007,7 @@ main(int argc, char **argv)
 	test_repair_logwatch();
 	test_repair_qualify();
 	test_qualify_errors();
+	test_qualify_refolds();
 	test_from_display();
 	test_from_modes();
 	test_date();
