@@ -4,7 +4,9 @@
 # A private Postfix instance (lib.sh) runs on 127.0.0.1 at an ephemeral
 # port and records every delivery's envelope and message in files, so the
 # checks see exactly what Postfix accepted. Plain SMTP here (tls off):
-# refusals, dot-stuffing, -t and Bcc, 8-bit data, the null sender.
+# refusals, dot-stuffing, -t and Bcc, 8-bit data, the null sender,
+# international mail (EAI with SMTPUTF8, IDN as A-labels without it) and
+# a Debian cron mail repaired with aliases and maildomain.
 #
 # Environment: POSTIE (the built binary), POSTIE_SRCDIR (source tree),
 # POSTIE_REQUIRE_INTEROP=1 turns a missing prerequisite into a failure,
@@ -20,7 +22,9 @@ fi
 
 require_postfix
 interop_init pf
-PORT=$(free_ports 1) || exit 1
+# PORT offers SMTPUTF8; PORT2 is the same server without it.
+ports=$(free_ports 2) || exit 1
+PORT=$(sed -n 1p <<<"$ports") PORT2=$(sed -n 2p <<<"$ports")
 
 postfix_write_config
 # --- scripted refusals ---------------------------------------------------
@@ -33,8 +37,18 @@ smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions = check_recipient_access texthash:$ETC/access,
 	permit_mynetworks, reject
 EOF
-echo "127.0.0.1:$PORT inet n - n - - smtpd" >>"$ETC/master.cf"
-start_postfix "$PORT"
+# RFC 6531: SMTPUTF8 offered, and UTF-8 addresses refused without it, so
+# an EAI delivery proves postie asked for it.
+cat >>"$ETC/main.cf" <<EOF
+smtputf8_enable = yes
+strict_smtputf8 = yes
+EOF
+cat >>"$ETC/master.cf" <<EOF
+127.0.0.1:$PORT inet n - n - - smtpd
+127.0.0.1:$PORT2 inet n - n - - smtpd
+  -o smtputf8_enable=no
+EOF
+start_postfix "$PORT" "$PORT2"
 
 # --- submission helpers ---------------------------------------------------
 cat >"$CONFIG" <<EOF
@@ -212,21 +226,173 @@ run_postie null "$WORK/null.msg" -v -i -f '<>' rcpt1@example.org
 check_exit null 0
 check_delivery null "<null@client.test>" "" "$WORK/null.msg" rcpt1@example.org
 
+# --- international mail ---------------------------------------------------
+# smtp_cmd_logged OFFSET VERB: the last VERB command (MAIL, RCPT) Postfix
+# logged after OFFSET, as the client sent it.
+smtp_cmd_logged() {
+	log_since "$1" |
+		sed -n "s/.*: < [^ ]*\[127\.0\.0\.1\]: \($2 .*\)/\1/Ip" |
+		tail -n 1
+}
+
+# EAI (RFC 6531): a UTF-8 local part at a Unicode domain, a UTF-8 Subject.
+# Postfix (strict_smtputf8) takes the UTF-8 address only with SMTPUTF8 on
+# MAIL; the envelope and every byte must arrive as sent.
+eai_rcpt=$(printf 'j\303\266rg@b\303\274cher.example')
+{
+	printf 'From: sender@client.test\nTo: %s\n' "$eai_rcpt"
+	printf 'Subject: Gr\303\274\303\237e \342\200\224 EAI\n'
+	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n'
+	printf 'Content-Transfer-Encoding: 8bit\n'
+	printf 'Message-ID: <eai@client.test>\n\n'
+	printf 'K\303\266ln, \346\235\261\344\272\254, \320\234\320\276\321\201\320\272\320\262\320\260.\n'
+} >"$WORK/eai.msg"
+off=$(log_size)
+run_postie eai "$WORK/eai.msg" -v -i -f sender@client.test "$eai_rcpt"
+check_exit eai 0
+check_delivery eai "<eai@client.test>" sender@client.test "$WORK/eai.msg" \
+	"$eai_rcpt"
+if [ "$RC" = 0 ]; then
+	mail=$(smtp_cmd_logged "$off" MAIL)
+	if printf '%s\n' "$mail" | grep -qi ' SMTPUTF8\( \|$\)'; then
+		pass "eai: MAIL carries SMTPUTF8"
+	else
+		fail "eai: MAIL carries SMTPUTF8: ${mail:-(not logged)}"
+	fi
+	rcpt=$(smtp_cmd_logged "$off" RCPT)
+	if [ "$rcpt" = "RCPT TO:<$eai_rcpt>" ]; then
+		pass "eai: RCPT names the address in UTF-8, not in A-labels"
+	else
+		fail "eai: RCPT names the address in UTF-8: ${rcpt:-(not logged)}"
+	fi
+fi
+
+# IDN only (RFC 5890): an ASCII local part at a Unicode domain, to the
+# service without SMTPUTF8: the domain must go as its A-label.
+sed "s/^port .*/port $PORT2/" "$CONFIG" >"$WORK/config-ascii"
+chmod 600 "$WORK/config-ascii"
+idn_rcpt=$(printf 'user@b\303\274cher.example')
+cat >"$WORK/idn.msg" <<'MSG'
+From: sender@client.test
+To: user@xn--bcher-kva.example
+Subject: interop IDN without SMTPUTF8
+Message-ID: <idn@client.test>
+
+The envelope domain went as an A-label.
+MSG
+off=$(log_size)
+CONFIG=$WORK/config-ascii run_postie idn "$WORK/idn.msg" -v -i \
+	-f sender@client.test "$idn_rcpt"
+check_exit idn 0
+check_delivery idn "<idn@client.test>" sender@client.test "$WORK/idn.msg" \
+	user@xn--bcher-kva.example
+if [ "$RC" = 0 ]; then
+	mail=$(smtp_cmd_logged "$off" MAIL)
+	if [ -n "$mail" ] && ! printf '%s\n' "$mail" | grep -qi 'SMTPUTF8'; then
+		pass "idn: MAIL without SMTPUTF8 (not offered)"
+	else
+		fail "idn: MAIL without SMTPUTF8: ${mail:-(not logged)}"
+	fi
+fi
+
+# The EAI address cannot go without SMTPUTF8: exit 65, and before any
+# envelope is sent.
+sed 's/<eai@/<eai-refused@/' "$WORK/eai.msg" >"$WORK/eai-refused.msg"
+off=$(log_size)
+CONFIG=$WORK/config-ascii run_postie eai-refused "$WORK/eai-refused.msg" \
+	-i -f sender@client.test "$eai_rcpt"
+check_exit eai-refused 65
+if grep -qi 'SMTPUTF8' "$WORK/eai-refused.err"; then
+	pass "eai-refused: stderr says SMTPUTF8 is needed"
+else
+	fail "eai-refused: stderr says SMTPUTF8 is needed"
+	show_stderr eai-refused
+fi
+sleep 0.5
+if [ -z "$(smtp_cmd_logged "$off" MAIL)" ]; then
+	pass "eai-refused: no MAIL command sent"
+else
+	fail "eai-refused: no MAIL command sent: $(smtp_cmd_logged "$off" MAIL)"
+fi
+
+# --- Debian cron, bare names repaired (aliases, maildomain) ---------------
+# Exactly what Debian cron 3.0pl1 runs and writes (tests/protocol/
+# CALLERS.md), header repair at its defaults. postie.conf(5): a bare name
+# whose alias is one address shows that address, in the envelope and in
+# From:/To: (every other byte of the field kept); Date: and Message-ID: are
+# added at the top, in that order; the rest arrives byte for byte.
+cat >"$WORK/aliases" <<'EOF'
+root: admin@example.org
+EOF
+cat >"$WORK/config-cron" <<EOF
+account default
+host 127.0.0.1
+port $PORT
+tls off
+domain client.test
+timeout 10
+from root
+maildomain example.org
+aliases $WORK/aliases
+EOF
+chmod 600 "$WORK/config-cron"
+{
+	printf 'From: root (Cron Daemon)\nTo: root\n'
+	printf 'Subject: Cron <root@host> true\nMIME-Version: 1.0\n'
+	printf 'Content-Type: text/plain; charset=UTF-8\n'
+	printf 'Content-Transfer-Encoding: 8bit\n'
+	printf 'X-Cron-Env: <SHELL=/bin/sh>\nX-Cron-Env: <HOME=/root>\n'
+	printf 'X-Cron-Env: <PATH=/usr/bin:/bin>\nX-Cron-Env: <LOGNAME=root>\n\n'
+	printf 'job output \342\234\223 (interop-cron)\n'
+} >"$WORK/cron.in"
+# Expected without the two added fields (checked by pattern below).
+sed -e 's/^From: root (Cron Daemon)$/From: admin@example.org (Cron Daemon)/' \
+	-e 's/^To: root$/To: admin@example.org/' "$WORK/cron.in" \
+	>"$WORK/cron.rest"
+CONFIG=$WORK/config-cron run_postie cron "$WORK/cron.in" \
+	-FCronDaemon -i -B8BITMIME -oem root
+check_exit cron 0
+cron_marker='(interop-cron)'
+if [ "$RC" = 0 ] && wait_delivery "$cron_marker" 1; then
+	got=$(deliveries_of "$cron_marker" | head -n 1)
+	strip_received "${got%.env}.msg" >"$WORK/cron.got"
+	date_re='^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} '
+	date_re+='(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} '
+	date_re+='[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$'
+	if sed -n 1p "$WORK/cron.got" | grep -Eq "$date_re"; then
+		pass "cron: Date: added as the first field"
+	else
+		fail "cron: Date: added as the first field: $(sed -n 1p "$WORK/cron.got")"
+	fi
+	if sed -n 2p "$WORK/cron.got" |
+		grep -Eq '^Message-ID: <[^<>@ ]+@example\.org>$'; then
+		pass "cron: Message-ID: added second, in the sender's domain"
+	else
+		fail "cron: Message-ID: added second: $(sed -n 2p "$WORK/cron.got")"
+	fi
+	# The rest (From/To qualified in place) byte for byte, and the
+	# envelope, through the common check.
+	{ head -n 2 "$WORK/cron.got"; cat "$WORK/cron.rest"; } >"$WORK/cron.msg"
+fi
+check_delivery cron "$cron_marker" admin@example.org "$WORK/cron.msg" \
+	admin@example.org
+
 # --- afterwards: nothing else delivered, nothing left queued --------------
 # The refused messages went first; anything they left would have been
 # delivered before the later ones.
-for name in refused-reject refused-tempfail; do
+for name in refused-reject refused-tempfail eai-refused; do
 	if [ -n "$(deliveries_of "<$name@client.test>")" ]; then
 		fail "$name: nothing delivered"
 	else
 		pass "$name: nothing delivered"
 	fi
 done
-# 2 + 5 + 1 + 1 recipients above, each delivered once, nothing else.
+# 2 + 5 + 1 + 1 + 1 + 1 + 1 recipients above, each delivered once,
+# nothing else.
 n=$(cat "$OUT"/*.env 2>/dev/null | grep -c '^rcpt=')
 others=$(grep -L -e '<plain@' -e '<bcc@' -e '<8bit@' -e '<null@' \
-	"$OUT"/*.msg 2>/dev/null)
-if [ "$n" = 9 ] && [ -z "$others" ]; then
+	-e '<eai@' -e '<idn@' -e "$cron_marker" "$OUT"/*.msg 2>/dev/null)
+if [ "$n" = 12 ] && [ -z "$others" ]; then
 	pass "no other deliveries (bounces, duplicates)"
 else
 	fail "no other deliveries: $n recipient deliveries, others: $others"
