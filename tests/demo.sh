@@ -35,7 +35,7 @@ chmod 600 "$work/config"
 
 echo "== postie -C config -v 'Jane <jane@example.org>,bob@example.org' < message"
 rc=0
-printf 'From: cron@demo.invalid\nSubject: hello from postie\n\nA line.\n.A line that starts with a dot.\n' |
+printf 'From: cron@demo.invalid\nTo: Jane <jane@example.org>, bob@example.org\nSubject: hello from postie\n\nA line.\n.A line that starts with a dot.\n' |
 	HOME=$work "$postie" -C "$work/config" -v 'Jane <jane@example.org>,bob@example.org' 2>&1 || rc=$?
 echo "== postie exited $rc"
 wait "$sink_pid"
