@@ -41,7 +41,22 @@ quote(char *dst, const char *s)
 	return log_escape(dst, QUOTE_MAX, s, strlen(s));
 }
 
+/*
+ * What a run does: -b MODE, -q, or the name postie is called by (mailq,
+ * newaliases). Only MODE_DELIVER and MODE_VERIFY read the configuration.
+ */
+enum mode {
+	MODE_DELIVER,    /* -bm, the default: send the message */
+	MODE_VERIFY,     /* -bv: print the recipients, send nothing */
+	MODE_QUEUE_LIST, /* -bp, mailq: there is no queue yet */
+	MODE_QUEUE_RUN,  /* -q...: nothing to run */
+	MODE_NEWALIASES, /* -bi, newaliases: aliases are read directly */
+	MODE_SMTP,       /* -bs: SMTP on standard input (not wired yet) */
+};
+
 struct options {
+	enum mode mode;
+	const char *mode_name;  /* "-bv", "-q", "mailq": for messages */
 	int read_headers;       /* -t */
 	int to_eof;             /* -i, -oi */
 	const char *sender;     /* -f / -r, NULL if not given */
@@ -166,20 +181,80 @@ flag_V(struct options *o, const char *arg, struct error *err)
 	return 0;
 }
 
-/* -bm (deliver mail, the default) is the only mode this version has. */
+/*
+ * The -b modes, the other half of the flag table (the man page lists the
+ * same). refused: what the mode is in a full MTA, which a submission
+ * client has no part of (a daemon, its queue, its routing); those exit 64.
+ */
+struct mode_flag {
+	const char *name; /* "-bv" */
+	enum mode mode;
+	const char *refused; /* NULL: handled */
+	const char *help;
+};
+
+static const struct mode_flag modes[] = {
+	{"-bm", MODE_DELIVER, NULL, "deliver the message (the default)"},
+	{"-bv", MODE_VERIFY, NULL,
+		"print the recipients after aliases; send nothing"},
+	{"-bp", MODE_QUEUE_LIST, NULL, "list the queue (mailq): empty"},
+	{"-bi", MODE_NEWALIASES, NULL,
+		"rebuild aliases (newaliases): nothing to do"},
+	{"-bs", MODE_SMTP, NULL, "SMTP on standard input: not supported yet"},
+	{"-bd", MODE_DELIVER, "run as a daemon", NULL},
+	{"-bD", MODE_DELIVER, "run as a daemon in the foreground", NULL},
+	{"-bl", MODE_DELIVER, "run as a daemon", NULL},
+	{"-ba", MODE_DELIVER, "ARPANET mode", NULL},
+	{"-bt", MODE_DELIVER, "address test mode", NULL},
+	{"-bh", MODE_DELIVER, "host status", NULL},
+	{"-bH", MODE_DELIVER, "purge host status", NULL},
+	{"-bP", MODE_DELIVER, "queue statistics", NULL},
+};
+
 static int
 flag_b(struct options *o, const char *arg, struct error *err)
 {
 	char q[QUOTE_MAX];
 
-	(void)o;
-	if (strcmp(arg, "m") == 0)
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(arg, modes[i].name + 2) != 0)
+			continue;
+		if (modes[i].refused) {
+			error_set(err, ERR_USAGE,
+				"%s (%s): postie is a submission client, "
+				"not a daemon",
+				modes[i].name, modes[i].refused);
+			return -1;
+		}
+		o->mode = modes[i].mode;
+		o->mode_name = modes[i].name;
 		return 0;
-	error_set(err, ERR_USAGE,
-		"-b%s: mode not supported; postie is a mail "
-		"submission client (only -bm)",
+	}
+	error_set(err, ERR_USAGE, "-b%s: unknown mode (see postie --help)",
 		quote(q, arg));
 	return -1;
+}
+
+/* -I: Postfix's and sendmail's other spelling of -bi (newaliases). */
+static int
+flag_I(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->mode = MODE_NEWALIASES;
+	o->mode_name = "-I";
+	return 0;
+}
+
+/* -q, -qINTERVAL, -qRsite, -qIid...: a queue run. postie keeps no queue
+   (every message goes when it is submitted), so as Postfix's sendmail -q
+   with nothing queued, it succeeds without reading its input. */
+static int
+flag_q(struct options *o, const char *arg, struct error *err)
+{
+	(void)arg, (void)err;
+	o->mode = MODE_QUEUE_RUN;
+	o->mode_name = "-q";
+	return 0;
 }
 
 static int
@@ -219,7 +294,9 @@ static const struct flag flags[] = {
 	{'a', FLAG_ARG, OPT(account), "use this account"},
 	{'S', FLAG_NONE, OPT(serverinfo),
 		"show the server: greeting, capabilities, TLS certificate"},
-	{'b', FLAG_ARG, flag_b, 0, "mode: only -bm (deliver mail)"},
+	{'b', FLAG_ARG, flag_b, 0, "mode: m, v, p, i (see the modes below)"},
+	{'q', FLAG_GLUED, flag_q, 0, "queue run: no queue, exits 0"},
+	{'I', FLAG_NONE, flag_I, 0, "same as -bi (newaliases)"},
 	{'d', FLAG_GLUED, flag_d, 0, "debug: prints the version"},
 	{'o', FLAG_ARG, flag_o, 0, "-oi as -i; other -o options ignored"},
 	{'O', FLAG_ARG, flag_ignore, 0, "ignored (option=value)"},
@@ -397,6 +474,13 @@ usage(void)
 			flags[i].help);
 	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
 		printf("  %-21s %s\n", long_flags[i].name, long_flags[i].help);
+	printf("\nModes (-bMODE; mailq is -bp, newaliases -bi):\n");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (modes[i].refused)
+			printf("  %-9s refused (%s)\n", modes[i].name,
+				modes[i].refused);
+		else
+			printf("  %-9s %s\n", modes[i].name, modes[i].help);
 	printf("\nExit status follows <sysexits.h>: 0 sent, 75 try again "
 	       "later, others permanent.\nSee postie(1) and postie.conf(5).\n");
 }
@@ -468,7 +552,9 @@ envelope_sender(struct envelope *env, const char *arg, struct error *err)
 static int
 envelope_check(const struct envelope *env, struct error *err)
 {
-	if (env->sender[0] && address_check_envelope(env->sender, err) < 0) {
+	/* -bv decides no sender: sender NULL. */
+	if (env->sender && env->sender[0] &&
+		address_check_envelope(env->sender, err) < 0) {
 		error_prefix(err, "sender");
 		return -1;
 	}
@@ -526,7 +612,7 @@ envelope_ascii(const char *m, char **out, struct error *err)
 static int
 envelope_idna(struct envelope *env, struct error *err)
 {
-	if (env->sender[0] &&
+	if (env->sender && env->sender[0] &&
 		envelope_ascii(env->sender, &env->sender_ascii, err) < 0) {
 		error_prefix(err, "sender");
 		return -1;
@@ -1153,7 +1239,10 @@ job_expand_account_from(struct job *job, struct error *err)
 	char *from = NULL;
 	int r = 0;
 
-	if (acct->from && expand_from(acct->from, &job->msg, &from, err) < 0)
+	/* -bv without -t reads no message: a from of %F is then unknown. */
+	if (acct->from &&
+		expand_from(acct->from, job->have_msg ? &job->msg : NULL, &from,
+			err) < 0)
 		return -1;
 	dom = from ? domain_of(from) : NULL;
 	if (acct->maildomain)
@@ -1584,6 +1673,36 @@ out:
 	return r;
 }
 
+/*
+ * -bv: the recipients as a message would be sent to them (aliases,
+ * maildomain, -t's header recipients, IDNA checked), one a line on
+ * standard output; nothing connects. The message is read only for -t or
+ * --read-envelope-from, the modes that need its header.
+ */
+static int
+job_verify(struct job *job, struct error *err)
+{
+	struct buf out;
+	int r = -1;
+
+	if (!job->have_msg && job->opt->read_headers &&
+		job_read_message(job, err) < 0)
+		return -1;
+	if (job_load_aliases(job, err) < 0 || job_account_from(job, err) < 0 ||
+		job_recipients(job, err) < 0 || envelope_idna(&job->env, err) < 0)
+		return -1;
+	buf_init(&out, (size_t)-1);
+	for (size_t i = 0; i < job->env.rcpts.n; i++)
+		buf_printf(&out, "%s\n", job->env.rcpts.v[i].mailbox);
+	if (fwrite(out.data, 1, out.len, stdout) != out.len ||
+		fflush(stdout) != 0)
+		error_set(err, ERR_IO, "standard output: write error");
+	else
+		r = 0;
+	buf_release(&out);
+	return r;
+}
+
 /* Everything after the command line: config, input, envelope, session. */
 static int
 run(const struct options *opt, struct error *err)
@@ -1605,12 +1724,82 @@ run(const struct options *opt, struct error *err)
 		r = serverinfo(job.acct, err);
 		goto out;
 	}
+	if (opt->mode == MODE_VERIFY) {
+		r = job_verify(&job, err);
+		goto out;
+	}
 	if (job_prepare(&job, err) < 0)
 		goto out;
 	r = deliver(job.acct, &job.env, &job.msg, opt, err);
 out:
 	job_release(&job);
 	return r;
+}
+
+/*
+ * Called as mailq or newaliases (links installed with --enable-sendmail),
+ * postie is -bp or -bi, as sendmail is; any other name (sendmail, postie)
+ * delivers. Flags given after still choose.
+ */
+static void
+mode_from_name(struct options *o, const char *argv0)
+{
+	const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+
+	base = base ? base + 1 : argv0;
+	if (!base)
+		return;
+	if (strcmp(base, "mailq") == 0) {
+		o->mode = MODE_QUEUE_LIST;
+		o->mode_name = "mailq";
+	} else if (strcmp(base, "newaliases") == 0) {
+		o->mode = MODE_NEWALIASES;
+		o->mode_name = "newaliases";
+	}
+}
+
+/*
+ * The modes without a message. Operands make no sense to them: refused,
+ * so "mailq user" or "sendmail -q user" is not mistaken for a send.
+ */
+static int
+run_mode(const struct options *opt, struct error *err)
+{
+	if (opt->mode != MODE_DELIVER && opt->mode != MODE_VERIFY &&
+		opt->nrcpts > 0) {
+		error_set(err, ERR_USAGE, "%s takes no recipients",
+			opt->mode_name);
+		return -1;
+	}
+	switch (opt->mode) {
+	case MODE_QUEUE_LIST:
+		/* The queue (issue 6) does not exist yet: nothing is held. */
+		printf("Mail queue is empty\n");
+		if (fflush(stdout) != 0) {
+			error_set(err, ERR_IO, "standard output: write error");
+			return -1;
+		}
+		return 0;
+	case MODE_QUEUE_RUN:
+		if (log_verbose() > 0)
+			fprintf(stderr, "postie: -q: nothing to do: postie "
+					"keeps no queue; each message is sent "
+					"when it is submitted\n");
+		return 0;
+	case MODE_NEWALIASES:
+		if (log_verbose() > 0)
+			fprintf(stderr, "postie: newaliases: nothing to do: "
+					"postie reads the aliases file "
+					"directly\n");
+		return 0;
+	case MODE_SMTP:
+		error_set(err, ERR_USAGE,
+			"-bs: SMTP on standard input is not supported by "
+			"this version");
+		return -1;
+	default:
+		return run(opt, err);
+	}
 }
 
 int
@@ -1620,6 +1809,7 @@ main(int argc, char **argv)
 	struct error err;
 
 	error_clear(&err);
+	mode_from_name(&opt, argc > 0 ? argv[0] : NULL);
 	if (options_parse(&opt, argc, argv, &err) < 0) {
 		fprintf(stderr, "postie: %s\n", err.text);
 		return log_exit_code(err.cls);
@@ -1632,7 +1822,7 @@ main(int argc, char **argv)
 		return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 	}
 	log_set_verbose(opt.verbose);
-	if (run(&opt, &err) < 0) {
+	if (run_mode(&opt, &err) < 0) {
 		if (err.cls == ERR_NONE)
 			error_set(&err, ERR_SOFTWARE,
 				"failed without a reason "

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Add up the automake test-suite.log summaries of the build directories
-# given and print one line: "N passed, M failed[, K skipped]". A directory
-# without a test-suite.log (the build broke) counts as one failure. Exits
-# non-zero when anything failed.
-passed=0 failed=0 skipped=0
+# given, plus the extra counts below, and print one line: "N passed,
+# M failed[, K skipped]". A directory without a test-suite.log (the build
+# broke) counts as one failure. Exits non-zero when anything failed.
+# SUMMARY_EXTRA_PASSED / SUMMARY_EXTRA_FAILED add checks run outside the
+# automake harness (.ci/run's install test).
+passed=${SUMMARY_EXTRA_PASSED:-0} failed=${SUMMARY_EXTRA_FAILED:-0} skipped=0
 for dir in "$@"; do
 	log="$dir/test-suite.log"
 	if [ ! -f "$log" ]; then

@@ -50,11 +50,11 @@ MASTER_PIDS=
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILED=1; }
 
-# Redefined by a test that starts more than Postfix: stop the other
-# servers (after Postfix, whose daemons may hold connections to them),
-# print their logs after a failure.
-interop_stop_hook() { :; }
-interop_log_hook() { :; }
+# interop_stop_hook and interop_log_hook (defined below with the
+# submission service, which they stop and whose log they print) may be
+# redefined by a test that starts other servers: stop them (after Postfix,
+# whose daemons may hold connections to them), print their logs after a
+# failure.
 
 # interop_init TAG: the temporary directory and the exit trap.
 interop_init() {
@@ -397,4 +397,208 @@ interop_finish() {
 		cat -v "$f"
 	done
 	exit 1
+}
+
+# --- authenticated submission: Postfix + Dovecot SASL, TLS --------------------
+# Shared by submission.sh and callers.sh. A private Dovecot runs only its
+# auth service (no IMAP, no POP3, no inet listener): a passwd-file with
+# alice's {PLAIN} password, so that every mechanism it knows can be served
+# (CRAM-MD5 and SCRAM need the plain password). The private Postfix asks it
+# through a unix socket in $T and listens on two ephemeral 127.0.0.1 ports:
+# $SUB_PORT, which requires STARTTLS before AUTH and AUTH before relaying,
+# and $SMTPS_PORT, the same with implicit TLS (wrappermode). The server
+# certificate (DNS localhost, IP 127.0.0.1) and its CA ($CERTS/ca.pem) are
+# made with certtool; $FINGERPRINT is its SHA-256 as AA:BB:...
+#
+# A test calls require_submission instead of require_postfix, then
+# interop_init, then submission_start; the default hooks below stop
+# Dovecot and print its log.
+
+USER_NAME=alice
+PASSWORD='Rabbit-hole.42'
+DOVE_STARTED=0
+DOVE_PIDS=
+
+require_submission() {
+	require_postfix
+	command -v dovecot >/dev/null ||
+		prereq_missing "dovecot-core is not installed"
+	command -v certtool >/dev/null ||
+		prereq_missing "gnutls-bin is not installed"
+	getent passwd dovecot >/dev/null && getent passwd dovenull >/dev/null ||
+		prereq_missing "no dovecot or dovenull user (dovecot-core)"
+}
+
+# certtool_quiet ARGS...: certtool with its output kept for a failure.
+certtool_quiet() {
+	certtool --no-text "$@" >>"$CERTS/certtool.log" 2>&1
+}
+
+# make_certs: a CA, and a server certificate it signed.
+make_certs() {
+	local k
+	for k in ca server; do
+		certtool_quiet --generate-privkey --key-type=ecdsa \
+			--outfile "$CERTS/$k.key" || return 1
+	done
+	printf '%s\n' 'cn = "postie interop CA"' ca cert_signing_key \
+		'expiration_days = 2' >"$CERTS/ca.tmpl"
+	printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' \
+		'ip_address = "127.0.0.1"' tls_www_server signing_key \
+		'expiration_days = 2' >"$CERTS/server.tmpl"
+	certtool_quiet --generate-self-signed --load-privkey "$CERTS/ca.key" \
+		--template "$CERTS/ca.tmpl" --outfile "$CERTS/ca.pem" &&
+		certtool_quiet --generate-certificate \
+			--load-privkey "$CERTS/server.key" \
+			--load-ca-certificate "$CERTS/ca.pem" \
+			--load-ca-privkey "$CERTS/ca.key" \
+			--template "$CERTS/server.tmpl" --outfile "$CERTS/server.pem"
+}
+
+submission_certs() {
+	if ! make_certs; then
+		fail "certificates made with certtool"
+		cat "$CERTS/certtool.log"
+		exit 1
+	fi
+	# The pin: SHA-256 of the server certificate (DER), as AA:BB:...
+	FINGERPRINT=$(python3 -c 'import hashlib, ssl, sys
+der = ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())
+h = hashlib.sha256(der).hexdigest().upper()
+print(":".join(h[i:i + 2] for i in range(0, len(h), 2)))' "$CERTS/server.pem") ||
+		exit 1
+	pass "certificates made (server SHA-256 $FINGERPRINT)"
+}
+
+dovecot_pids() {
+	local mpid
+	mpid=$(cat "$DOVE/run/master.pid" 2>/dev/null)
+	[ -n "$mpid" ] || return 0
+	echo "$mpid"
+	ps -o pid= --ppid "$mpid" 2>/dev/null
+}
+
+stop_dovecot() {
+	local mpid pids
+	[ "$DOVE_STARTED" = 1 ] || return 0
+	DOVE_STARTED=0
+	mpid=$(cat "$DOVE/run/master.pid" 2>/dev/null)
+	pids="$DOVE_PIDS $(dovecot_pids)"
+	# The master stops its children; signalled too, they log errors.
+	[ -n "$mpid" ] && kill "$mpid" 2>/dev/null
+	# shellcheck disable=SC2086
+	wait_gone $pids
+}
+
+# The default hooks: nothing to do unless submission_start ran.
+interop_stop_hook() {
+	[ "$DOVE_STARTED" = 1 ] || return 0
+	if stop_dovecot; then
+		pass "private Dovecot stopped, no process left"
+	else
+		fail "private Dovecot stopped, no process left"
+	fi
+}
+interop_log_hook() {
+	[ -n "${DOVE_LOG:-}" ] || return 0
+	echo "----- Dovecot log ($DOVE_LOG) -----"
+	cat "$DOVE_LOG" 2>/dev/null
+	echo "----- end of Dovecot log -----"
+}
+
+# submission_dovecot: the auth service only.
+submission_dovecot() {
+	printf '%s:{PLAIN}%s\n' "$USER_NAME" "$PASSWORD" >"$DOVE/passwd"
+	chgrp dovecot "$DOVE/passwd" && chmod 640 "$DOVE/passwd"
+	cat >"$DOVE/dovecot.conf" <<EOF
+# Only what the test needs: Postfix's SASL backend, on a unix socket.
+base_dir = $DOVE/run
+state_dir = $DOVE/state
+instance_name = postie-interop-$$
+log_path = $DOVE_LOG
+protocols = none
+listen = 127.0.0.1
+ssl = no
+# Postfix has already required TLS before it passes AUTH on.
+disable_plaintext_auth = no
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+# A failed login answers at once: the test needs no brute-force brake.
+auth_failure_delay = 0
+auth_verbose = yes
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $DOVE/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  unix_listener $SASL/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+EOF
+	mkdir "$DOVE/run" "$DOVE/state"
+	DOVE_STARTED=1
+	if ! dovecot -c "$DOVE/dovecot.conf" </dev/null >"$DOVE/start.log" 2>&1; then
+		fail "dovecot -c $DOVE/dovecot.conf"
+		cat "$DOVE/start.log"
+		exit 1
+	fi
+	for _ in $(seq 100); do
+		[ -S "$SASL/auth" ] && [ -s "$DOVE/run/master.pid" ] && break
+		sleep 0.1
+	done
+	DOVE_PIDS=$(dovecot_pids)
+	if [ -S "$SASL/auth" ]; then
+		pass "private Dovecot started, auth socket $SASL/auth"
+	else
+		fail "Dovecot makes its auth socket within 10 s"
+		exit 1
+	fi
+}
+
+# submission_postfix: submission (STARTTLS) and submissions (implicit TLS).
+submission_postfix() {
+	local opts
+	postfix_write_config
+	cat >>"$ETC/main.cf" <<EOF
+smtpd_tls_cert_file = $CERTS/server.pem
+smtpd_tls_key_file = $CERTS/server.key
+smtpd_tls_loglevel = 1
+# The Received: field names the TLS version and cipher.
+smtpd_tls_received_header = yes
+# Nobody relays without AUTH, loopback included.
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject
+EOF
+	# Both services: TLS required, AUTH only over TLS, through Dovecot.
+	opts="-o smtpd_tls_security_level=encrypt -o smtpd_tls_auth_only=yes"
+	opts="$opts -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot"
+	opts="$opts -o smtpd_sasl_path=$SASL/auth"
+	opts="$opts -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+	cat >>"$ETC/master.cf" <<EOF
+127.0.0.1:$SUB_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/submission $opts
+127.0.0.1:$SMTPS_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/submissions -o smtpd_tls_wrappermode=yes $opts
+EOF
+	start_postfix "$SUB_PORT" "$SMTPS_PORT"
+}
+
+# submission_start: certificates, Dovecot, Postfix; after interop_init.
+submission_start() {
+	CERTS=$T/certs DOVE=$T/dovecot SASL=$T/sasl
+	DOVE_LOG=$T/dovecot.log
+	mkdir "$CERTS" "$DOVE" "$SASL"
+	{ read -r SUB_PORT && read -r SMTPS_PORT; } < <(free_ports 2)
+	[ -n "${SMTPS_PORT:-}" ] || exit 1
+	submission_certs
+	submission_dovecot
+	submission_postfix
 }
