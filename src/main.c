@@ -25,6 +25,7 @@
 #include "message.h"
 #include "net.h"
 #include "secret.h"
+#include "server.h"
 #include "smtp.h"
 #include "xmalloc.h"
 
@@ -43,7 +44,8 @@ quote(char *dst, const char *s)
 
 /*
  * What a run does: -b MODE, -q, or the name postie is called by (mailq,
- * newaliases). Only MODE_DELIVER and MODE_VERIFY read the configuration.
+ * newaliases). Only MODE_DELIVER, MODE_VERIFY and MODE_SMTP read the
+ * configuration.
  */
 enum mode {
 	MODE_DELIVER,    /* -bm, the default: send the message */
@@ -51,7 +53,7 @@ enum mode {
 	MODE_QUEUE_LIST, /* -bp, mailq: there is no queue yet */
 	MODE_QUEUE_RUN,  /* -q...: nothing to run */
 	MODE_NEWALIASES, /* -bi, newaliases: aliases are read directly */
-	MODE_SMTP,       /* -bs: SMTP on standard input (not wired yet) */
+	MODE_SMTP,       /* -bs: SMTP on standard input and output */
 };
 
 struct options {
@@ -200,7 +202,8 @@ static const struct mode_flag modes[] = {
 	{"-bp", MODE_QUEUE_LIST, NULL, "list the queue (mailq): empty"},
 	{"-bi", MODE_NEWALIASES, NULL,
 		"rebuild aliases (newaliases): nothing to do"},
-	{"-bs", MODE_SMTP, NULL, "SMTP on standard input: not supported yet"},
+	{"-bs", MODE_SMTP, NULL,
+		"SMTP on standard input and output, relayed upstream"},
 	{"-bd", MODE_DELIVER, "run as a daemon", NULL},
 	{"-bD", MODE_DELIVER, "run as a daemon in the foreground", NULL},
 	{"-bl", MODE_DELIVER, "run as a daemon", NULL},
@@ -857,6 +860,7 @@ struct submission {
 	int final_code;
 	char *final_text;
 	int authenticated;
+	int connect_failed; /* net_connect failed: no session at all */
 };
 
 /* 8-bit bytes in the header fields that are sent (RFC 6532 UTF-8). */
@@ -906,8 +910,10 @@ submit(struct submission *sub, struct error *err)
 	src.header_8bit = header_has_8bit(sub->msg);
 
 	fd = net_connect(su.host, su.port, sub->acct->timeout, err);
-	if (fd < 0)
+	if (fd < 0) {
+		sub->connect_failed = 1;
 		goto out;
+	}
 	/* smtp_quit knows whether the session still allows a QUIT (not
 	   after a 421, a timeout, an aborted DATA or a server whose SCRAM
 	   signature failed). */
@@ -1506,30 +1512,29 @@ out:
 	return r;
 }
 
-/* Submit, then name each refused recipient and write the log line. */
+/*
+ * Submit sub's acct, env, msg and opt, then name each refused recipient
+ * and write the log line. sub->final_code, final_text (the caller frees
+ * it) and connect_failed say how it went.
+ */
 static int
-deliver(const struct account *acct, struct envelope *env, struct message *msg,
-	const struct options *opt, struct error *err)
+deliver(struct submission *sub, struct error *err)
 {
-	struct submission sub = {0};
+	struct envelope *env = sub->env;
 	int r;
 
-	sub.acct = acct;
-	sub.env = env;
-	sub.msg = msg;
-	sub.opt = opt;
-	sub.rcpts = xcalloc(env->rcpts.n, sizeof(*sub.rcpts));
+	sub->rcpts = xcalloc(env->rcpts.n, sizeof(*sub->rcpts));
 	for (size_t i = 0; i < env->rcpts.n; i++) {
-		sub.rcpts[i].addr = env->rcpts.v[i].mailbox;
-		sub.rcpts[i].addr_ascii = env->rcpts_ascii[i];
+		sub->rcpts[i].addr = env->rcpts.v[i].mailbox;
+		sub->rcpts[i].addr_ascii = env->rcpts_ascii[i];
 	}
-	r = submit(&sub, err);
+	r = submit(sub, err);
 	if (r < 0)
-		report_refused(sub.rcpts, env->rcpts.n);
-	log_outcome(&sub, err);
-	smtp_rcpts_release(sub.rcpts, env->rcpts.n);
-	free(sub.rcpts);
-	free(sub.final_text);
+		report_refused(sub->rcpts, env->rcpts.n);
+	log_outcome(sub, err);
+	smtp_rcpts_release(sub->rcpts, env->rcpts.n);
+	free(sub->rcpts);
+	sub->rcpts = NULL;
 	return r;
 }
 
@@ -1610,6 +1615,20 @@ job_release(struct job *job)
 	free(job->maildomain);
 }
 
+/*
+ * The message read, made ready: sender, recipients, A-labels, header
+ * repair (a send and each -bs message alike).
+ */
+static int
+job_prepare_message(struct job *job, struct error *err)
+{
+	if (job_load_aliases(job, err) < 0 || job_account_from(job, err) < 0 ||
+		job_sender(job, err) < 0 || job_recipients(job, err) < 0 ||
+		envelope_idna(&job->env, err) < 0)
+		return -1;
+	return job_repair(job, err);
+}
+
 /* The message made ready: sender, recipients, A-labels, header repair. */
 static int
 job_prepare(struct job *job, struct error *err)
@@ -1618,11 +1637,7 @@ job_prepare(struct job *job, struct error *err)
 		return -1;
 	if (!job->have_msg && job_read_message(job, err) < 0)
 		return -1;
-	if (job_load_aliases(job, err) < 0 || job_account_from(job, err) < 0 ||
-		job_sender(job, err) < 0 || job_recipients(job, err) < 0 ||
-		envelope_idna(&job->env, err) < 0)
-		return -1;
-	return job_repair(job, err);
+	return job_prepare_message(job, err);
 }
 
 static const char *
@@ -1707,6 +1722,7 @@ job_verify(struct job *job, struct error *err)
 static int
 run(const struct options *opt, struct error *err)
 {
+	struct submission sub = {0};
 	struct job job;
 	int r = -1;
 
@@ -1730,7 +1746,215 @@ run(const struct options *opt, struct error *err)
 	}
 	if (job_prepare(&job, err) < 0)
 		goto out;
-	r = deliver(job.acct, &job.env, &job.msg, opt, err);
+	sub.acct = job.acct;
+	sub.env = &job.env;
+	sub.msg = &job.msg;
+	sub.opt = opt;
+	r = deliver(&sub, err);
+	free(sub.final_text);
+out:
+	job_release(&job);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * -bs: the largest message a caller may hand over (unstuffed, CRLF
+ * lines), offered in EHLO's SIZE. Above what providers take (25 to 50
+ * MB), so their refusal is the one the caller sees, and small enough
+ * that a runaway caller cannot fill the spool directory.
+ */
+#define BS_SIZE_MAX (64ULL * 1024 * 1024)
+/* Seconds per command line: RFC 5321 §4.5.3.2.7's server timeout. */
+#define BS_TIMEOUT 300
+
+/* The per-message half of a job dropped: the next -bs message starts
+   from the configuration and the account alone. */
+static void
+job_forget_message(struct job *job)
+{
+	if (job->have_msg)
+		message_release(&job->msg);
+	if (job->have_aliases)
+		aliases_release(&job->aliases);
+	envelope_release(&job->env);
+	free(job->from);
+	free(job->maildomain);
+	memset(&job->msg, 0, sizeof(job->msg));
+	memset(&job->env, 0, sizeof(job->env));
+	address_list_init(&job->env.rcpts);
+	job->have_msg = job->have_aliases = 0;
+	job->from = job->maildomain = NULL;
+}
+
+/* One transaction's options: its MAIL and RCPT parameters win over -B,
+   -N, -R and -V; the header is never read for the envelope. */
+static void
+bs_options(struct options *mo, const struct options *opt,
+	const struct server_mail *m)
+{
+	*mo = *opt;
+	mo->sender = m->sender;
+	mo->read_headers = 0;
+	mo->read_envelope_from = 0;
+	if (m->body == SERVER_BODY_7BIT)
+		mo->body = SMTP_BODY_7BIT;
+	else if (m->body == SERVER_BODY_8BITMIME)
+		mo->body = SMTP_BODY_8BITMIME;
+	if (m->notify)
+		mo->notify = m->notify;
+	if (m->ret)
+		mo->ret = m->ret;
+	if (m->envid)
+		mo->envid = m->envid;
+}
+
+/* The envelope and the message of one transaction, made ready as a
+   send's are (qualification, aliases, pinning, IDNA, header repair). */
+static int
+bs_prepare(struct job *job, const struct server_mail *m, struct error *err)
+{
+	struct message_opts mopts = {0};
+	char q[QUOTE_MAX];
+
+	if (envelope_sender(&job->env, m->sender, err) < 0)
+		return -1;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (address_parse_list(m->rcpts[i].addr,
+			    strlen(m->rcpts[i].addr), &job->env.rcpts,
+			    err) < 0) {
+			error_prefix(err, "recipient '%s'",
+				quote(q, m->rcpts[i].addr));
+			return -1;
+		}
+	mopts.dot_ends = 0; /* the server ended the data; "." is content */
+	job->have_msg = 1;
+	if (message_read(&job->msg, m->data_fd, &mopts, err) < 0)
+		return -1;
+	return job_prepare_message(job, err);
+}
+
+/*
+ * The upstream's reply ("250 2.0.0 Ok: queued", as smtp keeps it) split
+ * into out's enhanced code and text; the server checks the enhanced code
+ * and sends CLASS.0.0 for one that is not.
+ */
+static void
+bs_reply_text(struct server_reply *out, const char *reply)
+{
+	const char *p = reply ? reply : "";
+	size_t n;
+
+	p += strspn(p, "0123456789");
+	p += strspn(p, " -");
+	n = strspn(p, "0123456789.");
+	if (n > 0 && n < sizeof(out->enhanced) && strchr(p, '.') &&
+		(p[n] == ' ' || p[n] == '\0')) {
+		memcpy(out->enhanced, p, n);
+		out->enhanced[n] = '\0';
+		p += n;
+		p += strspn(p, " ");
+	}
+	snprintf(out->text, sizeof(out->text), "%s", p[0] ? p : "Ok");
+}
+
+/*
+ * The end-of-data reply: the upstream's 250, or its 4xx/5xx refusal;
+ * anything local (configuration, password, a connection that failed or
+ * broke) is 451, so the caller keeps the message and tries later. A
+ * 421 becomes 451: the upstream's session ended, the caller's has not.
+ */
+static void
+bs_reply(struct server_reply *out, int r, const struct submission *sub,
+	const struct error *err)
+{
+	if (r == 0) {
+		bs_reply_text(out, sub->final_text);
+		out->code = 250;
+		snprintf(out->enhanced, sizeof(out->enhanced), "2.0.0");
+		return;
+	}
+	if (sub->final_code >= 400 && sub->final_code < 600 &&
+		err->cls != ERR_AUTH && err->cls != ERR_CONFIG) {
+		bs_reply_text(out, sub->final_text);
+		out->code = sub->final_code == 421 ? 451 : sub->final_code;
+		return;
+	}
+	out->code = 451;
+	snprintf(out->enhanced, sizeof(out->enhanced), "%s",
+		sub->connect_failed ? "4.4.1" : "4.3.0");
+	/* err->text is cut to fit the reply line. */
+	snprintf(out->text, sizeof(out->text), "postie: %.480s", err->text);
+}
+
+/* server_run's callback: relay one message, answer with the outcome. */
+static int
+bs_deliver(void *ctx, const struct server_mail *m, struct server_reply *out,
+	struct error *serr)
+{
+	struct job *job = ctx;
+	const struct options *opt = job->opt;
+	struct submission sub = {0};
+	struct options mo;
+	struct error err;
+	int r;
+
+	(void)serr;
+	error_clear(&err);
+	bs_options(&mo, opt, m);
+	job->opt = &mo;
+	r = bs_prepare(job, m, &err);
+	if (r == 0) {
+		sub.acct = job->acct;
+		sub.env = &job->env;
+		sub.msg = &job->msg;
+		sub.opt = &mo;
+		r = deliver(&sub, &err);
+	}
+	if (r < 0)
+		fprintf(stderr, "postie: %s\n", err.text);
+	bs_reply(out, r, &sub, &err);
+	free(sub.final_text);
+	job->opt = opt;
+	job_forget_message(job);
+	return 0;
+}
+
+/*
+ * -bs: the account is chosen once (-a, -f, the default), then each
+ * message the caller sends is relayed upstream before its final reply.
+ */
+static int
+run_smtp(const struct options *opt, struct error *err)
+{
+	struct server_params p = {0};
+	struct options co = *opt;
+	struct job job;
+	int r = -1;
+
+	memset(&job, 0, sizeof(job));
+	/* Standard input is the SMTP session: nothing reads it ahead. */
+	co.read_envelope_from = 0;
+	co.read_headers = 0;
+	job.opt = &co;
+	address_list_init(&job.env.rcpts);
+	if (opt->sender && envelope_sender(&job.env, opt->sender, err) < 0)
+		goto out;
+	if (config_load(&job.cfg, opt->config, err) < 0)
+		goto out;
+	job.have_cfg = 1;
+	if (job_choose(&job, err) < 0)
+		goto out;
+	/* -f chose the account; each message's sender is its MAIL FROM. */
+	job_forget_message(&job);
+	p.hostname = job.acct->domain ? job.acct->domain : net_fqdn();
+	p.timeout = BS_TIMEOUT;
+	p.size_max = BS_SIZE_MAX;
+	p.dsn = 1;
+	p.deliver = bs_deliver;
+	p.ctx = &job;
+	r = server_run(STDIN_FILENO, STDOUT_FILENO, &p, err);
 out:
 	job_release(&job);
 	return r;
@@ -1793,10 +2017,7 @@ run_mode(const struct options *opt, struct error *err)
 					"directly\n");
 		return 0;
 	case MODE_SMTP:
-		error_set(err, ERR_USAGE,
-			"-bs: SMTP on standard input is not supported by "
-			"this version");
-		return -1;
+		return run_smtp(opt, err);
 	default:
 		return run(opt, err);
 	}

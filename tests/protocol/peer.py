@@ -27,6 +27,8 @@ Script steps (one a line; README has the whole case format):
     sleep SECS    flush, then wait (less if the client process ends)
     close         flush, then close the connection (the script ends)
     abort         close with a TCP reset
+    reconnect     the client must close; then accept its next connection
+                  and go on with the steps after this one there
     drain [N]     consume whatever the client sends: N bytes, or up to EOF
     tls CERT [OPTION...]
                   flush, then play the TLS server with CERT.pem / CERT.key
@@ -183,7 +185,8 @@ def _parse_word_step(lineno, s):
     words = s.split()
     if words[0] == 'sleep' and len(words) == 2:
         return (lineno, 'sleep', float(words[1]))
-    if words[0] in ('close', 'abort', 'hello') and len(words) == 1:
+    if words[0] in ('close', 'abort', 'hello', 'reconnect') and \
+            len(words) == 1:
         return (lineno, words[0], None)
     if words[0] == 'drain' and len(words) <= 2:
         n = int(words[1]) if len(words) == 2 else None
@@ -433,6 +436,8 @@ class Peer:
             self.conn = None
             self.closed_by_peer = True
             self.events.append(('S', b'' if op == 'close' else None))
+        elif op == 'reconnect':
+            self._reconnect(lineno)
         elif op == 'tls':
             self._tls(lineno, *arg)
         elif op == 'hello':
@@ -447,6 +452,23 @@ class Peer:
                 while len(self.rx) - self.pos < arg and self._recv():
                     pass
             self.pos = len(self.rx)
+
+    def _reconnect(self, lineno):
+        # One session over, the client (-bs relaying its next message)
+        # must open the next; rx goes on accumulating across both.
+        if self.tls_at is not None:
+            raise ScriptError('line %d: reconnect after tls is not '
+                              'supported' % lineno)
+        self._expect_eof(lineno, 'before its next connection')
+        self.conn.close()
+        self.conn = self._accept()
+        if self.conn is None:
+            raise Failure('%sthe client never opened its next connection'
+                          % _at(lineno))
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.pos = len(self.rx)
+        self.eof = False
+        self.events.append(('T', 'next connection'))
 
     def _expect_line(self, lineno, op, want):
         start = self.pos
