@@ -1704,7 +1704,8 @@ job_verify(struct job *job, struct error *err)
 		job_read_message(job, err) < 0)
 		return -1;
 	if (job_load_aliases(job, err) < 0 || job_account_from(job, err) < 0 ||
-		job_recipients(job, err) < 0 || envelope_idna(&job->env, err) < 0)
+		job_recipients(job, err) < 0 ||
+		envelope_idna(&job->env, err) < 0)
 		return -1;
 	buf_init(&out, (size_t)-1);
 	for (size_t i = 0; i < job->env.rcpts.n; i++)
