@@ -15,6 +15,8 @@
 #   Debian cron       its exact argv and message (tests/protocol/CALLERS.md),
 #                     a bare recipient mapped by the aliases file
 #   mutt              batch mode, `set sendmail`, use_envelope_from
+#   Symfony Mailer    -bs: a scripted client talking as its SendmailTransport
+#                     does, two messages in one session
 # What each one passes is recorded in $WORK/argv.log (printed on failure).
 #
 # Environment: POSTIE (the built binary), POSTIE_REQUIRE_INTEROP=1 turns a
@@ -369,16 +371,184 @@ if delivered mutt '(mutt-marker)' mutt@example.org rcpt@example.org; then
 	body_is mutt "$WORK/mutt.in"
 fi
 
+# --- Symfony Mailer's -bs conversation ----------------------------------------
+# A scripted client that talks to "WRAPPER -bs" the way SMTP libraries in
+# -bs mode do (Symfony Mailer's SendmailTransport runs its SMTP client over
+# the process's pipes): EHLO with its local domain, one command at a time
+# (the pipelined form is tests/protocol/bs-pipelined.case), dot-stuffing,
+# RSET between two messages of one session, QUIT.
+# Each reply's code goes to bs.replies as STEP CODE (the greeting and EHLO
+# lines whole); the client stops at the first unexpected code, as Symfony
+# throws, and exits with postie's status (99: the conversation broke).
+cat >"$WORK/symfony.py" <<'EOF'
+import signal, subprocess, sys
+
+wrapper, log_path = sys.argv[1], sys.argv[2]
+log = open(log_path, "w")
+proc = subprocess.Popen([wrapper, "-bs"], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE)
+
+
+def broke(why):
+    print("symfony client: " + why, file=sys.stderr)
+    proc.kill()
+    proc.wait()
+    sys.exit(99)
+
+
+signal.signal(signal.SIGALRM, lambda *_: broke("no reply within 25 s"))
+signal.alarm(25)
+
+
+def reply(step, want, whole=False):
+    lines = []
+    while True:
+        line = proc.stdout.readline()
+        if not line.endswith(b"\r\n"):
+            broke("%s: reply line not ended by CRLF: %r" % (step, line))
+        line = line[:-2].decode("ascii", "replace")
+        lines.append(line)
+        if whole:
+            log.write("%s-line %s\n" % (step, line))
+        if len(line) < 4 or line[3] != "-":
+            break
+    code = lines[-1][:3]
+    log.write("%s %s\n" % (step, code))
+    log.flush()
+    if code != want:
+        send("QUIT")
+        broke("%s: want %s, got %s" % (step, want, " / ".join(lines)))
+
+
+def send(line):
+    proc.stdin.write(line.encode("utf-8") + b"\r\n")
+    proc.stdin.flush()
+
+
+def message(n, sender, rcpts, header, body):
+    send("MAIL FROM:<%s>" % sender)
+    reply("mail%d" % n, "250")
+    for i, r in enumerate(rcpts):
+        send("RCPT TO:<%s>" % r)
+        reply("rcpt%d.%d" % (n, i + 1), "250")
+    send("DATA")
+    reply("data%d" % n, "354")
+    # Symfony's SmtpTransport: CRLF line ends, a leading "." doubled.
+    for line in header + [""] + body:
+        send("." + line if line.startswith(".") else line)
+    send(".")
+    reply("end%d" % n, "250")
+
+
+reply("greeting", "220", whole=True)
+send("EHLO [127.0.0.1]")
+reply("ehlo", "250", whole=True)
+message(1, "symfony@example.org", ["rcpt@example.org"], [
+    "From: Symfony App <symfony@example.org>",
+    "To: rcpt@example.org",
+    "Subject: symfony -bs one",
+    "Date: Thu, 05 Jun 2025 10:00:00 +0000",
+    "Message-ID: <8d3c2e1f0a9b@example.org>",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: quoted-printable",
+], ["first message (bs1-marker)", ".a line that starts with a dot",
+    ".", "..two dots", "last line"])
+send("RSET")
+reply("rset", "250")
+# Symfony puts Bcc recipients in the envelope only.
+message(2, "symfony@example.org", ["rcpt@example.org", "hidden@example.org"], [
+    "From: Symfony App <symfony@example.org>",
+    "To: rcpt@example.org",
+    "Subject: symfony -bs two",
+    "Date: Thu, 05 Jun 2025 10:00:01 +0000",
+    "Message-ID: <7e6f5a4b3c2d@example.org>",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: quoted-printable",
+], ["second message (bs2-marker)", ".", "end"])
+send("QUIT")
+reply("quit", "221")
+proc.stdin.close()
+rest = proc.stdout.read()
+if rest:
+    broke("output after 221: %r" % rest)
+sys.exit(proc.wait())
+EOF
+# The interpreter itself: a pyenv shim would look in the caller's HOME.
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+run_caller bs /dev/null "$PYTHON" "$WORK/symfony.py" "$WRAPPER" \
+	"$WORK/bs.replies"
+argv_is bs -bs
+if [ "$RC" = 0 ]; then
+	pass "bs: postie exits 0 after QUIT"
+else
+	fail "bs: postie exits 0 after QUIT, not $RC (99: the client broke off)"
+fi
+# bs_reply STEP CODE: the client saw CODE as the reply to STEP.
+bs_reply() {
+	local got
+	got=$(sed -n "s/^$1 //p" "$WORK/bs.replies")
+	if [ "$got" = "$2" ]; then
+		pass "bs: $1 answered $2"
+	else
+		fail "bs: $1 answered $2, got ${got:-nothing}"
+	fi
+}
+for step in greeting:220 ehlo:250 mail1:250 rcpt1.1:250 data1:354 \
+	end1:250 rset:250 mail2:250 rcpt2.1:250 rcpt2.2:250 data2:354 \
+	end2:250 quit:221; do
+	bs_reply "${step%:*}" "${step#*:}"
+done
+if grep -q '^greeting-line 220 client\.test ' "$WORK/bs.replies" &&
+	grep -q '^ehlo-line 250-client\.test$' "$WORK/bs.replies" &&
+	[ "$(grep -c '^ehlo-line 250' "$WORK/bs.replies")" -gt 1 ]; then
+	pass "bs: greeting and multi-line EHLO reply name client.test"
+else
+	fail "bs: greeting and multi-line EHLO reply name client.test"
+	sed -n 's/^\(greeting\|ehlo\)-line /    /p' "$WORK/bs.replies"
+fi
+# bs_header NAME SUBJECT MSGID: the header arrives as the client sent it.
+bs_header() {
+	printf '%s\n' "From: Symfony App <symfony@example.org>" \
+		"To: rcpt@example.org" "Subject: $2" "Date: $3" \
+		"Message-ID: <$4@example.org>" "MIME-Version: 1.0" \
+		"Content-Type: text/plain; charset=utf-8" \
+		"Content-Transfer-Encoding: quoted-printable" >"$WORK/$1.want-hdr"
+	if cmp -s "$WORK/$1.want-hdr" "$WORK/$1.hdr"; then
+		pass "$1: header arrives as sent"
+	else
+		fail "$1: header differs:"
+		diff -u "$WORK/$1.want-hdr" "$WORK/$1.hdr" | sed 's/^/    /' |
+			cat -v
+	fi
+}
+if delivered bs1 '(bs1-marker)' symfony@example.org rcpt@example.org; then
+	bs_header bs1 "symfony -bs one" "Thu, 05 Jun 2025 10:00:00 +0000" \
+		8d3c2e1f0a9b
+	printf '%s\n' "first message (bs1-marker)" \
+		".a line that starts with a dot" "." "..two dots" "last line" \
+		>"$WORK/bs1.want"
+	body_is bs1 "$WORK/bs1.want"
+fi
+if delivered bs2 '(bs2-marker)' symfony@example.org rcpt@example.org \
+	hidden@example.org; then
+	bs_header bs2 "symfony -bs two" "Thu, 05 Jun 2025 10:00:01 +0000" \
+		7e6f5a4b3c2d
+	printf '%s\n' "second message (bs2-marker)" "." "end" >"$WORK/bs2.want"
+	body_is bs2 "$WORK/bs2.want"
+fi
+
 # --- afterwards ---------------------------------------------------------------
-# Every caller's submission went through STARTTLS and AUTH as alice: six
-# connections, each logged by the submission service with its TLS session
-# and its SASL login.
+# Every caller's submission went through STARTTLS and AUTH as alice: eight
+# connections (one per message of the -bs session), each logged by the
+# submission service with its TLS session and its SASL login.
 n_tls=$(grep -cE 'postfix/submission/smtpd\[[0-9]+\]: .*TLS connection established from localhost' "$LOG")
 n_auth=$(grep -cE "postfix/submission/smtpd\[[0-9]+\]: [0-9A-F]+: client=localhost\[127\.0\.0\.1\], sasl_method=[-A-Z0-9]+, sasl_username=$USER_NAME\$" "$LOG")
-if [ "$n_tls" = 6 ] && [ "$n_auth" = 6 ]; then
-	pass "Postfix logs six TLS sessions and six AUTH logins as $USER_NAME"
+if [ "$n_tls" = 8 ] && [ "$n_auth" = 8 ]; then
+	pass "Postfix logs eight TLS sessions and eight AUTH logins as $USER_NAME"
 else
-	fail "Postfix logs six TLS sessions ($n_tls) and AUTH logins ($n_auth)"
+	fail "Postfix logs eight TLS sessions ($n_tls) and AUTH logins ($n_auth)"
 fi
 if [ "$FAILED" != 0 ]; then
 	echo "what each caller passed to its sendmail:"
