@@ -1861,9 +1861,10 @@ bs_reply_text(struct server_reply *out, const char *reply)
 }
 
 /*
- * The end-of-data reply: the upstream's 250, or its 4xx/5xx refusal;
- * anything local (configuration, password, a connection that failed or
- * broke) is 451, so the caller keeps the message and tries later. A
+ * The end-of-data reply: the upstream's 250, or its 4xx/5xx refusal; a
+ * message or address that cannot be sent as it is (ERR_DATA) is 554;
+ * anything else local (configuration, password, a connection that failed
+ * or broke) is 451, so the caller keeps the message and tries later. A
  * 421 becomes 451: the upstream's session ended, the caller's has not.
  */
 static void
@@ -1882,9 +1883,17 @@ bs_reply(struct server_reply *out, int r, const struct submission *sub,
 		out->code = sub->final_code == 421 ? 451 : sub->final_code;
 		return;
 	}
-	out->code = 451;
-	snprintf(out->enhanced, sizeof(out->enhanced), "%s",
-		sub->connect_failed ? "4.4.1" : "4.3.0");
+	if (err->cls == ERR_DATA) {
+		/* The message or an address cannot be sent as it is (an
+		   invalid IDN, UTF-8 the server cannot take): retrying will
+		   not help, so the caller should bounce it, not keep it. */
+		out->code = 554;
+		snprintf(out->enhanced, sizeof(out->enhanced), "5.6.0");
+	} else {
+		out->code = 451;
+		snprintf(out->enhanced, sizeof(out->enhanced), "%s",
+			sub->connect_failed ? "4.4.1" : "4.3.0");
+	}
 	/* err->text is cut to fit the reply line. */
 	snprintf(out->text, sizeof(out->text), "postie: %.480s", err->text);
 }
