@@ -1068,9 +1068,38 @@ config_check_mode(const struct stat *st, const char *path, int saw_password,
 	return 0;
 }
 
+/*
+ * The system file serves every user, so whoever may write it chooses where
+ * everyone's mail goes and which command passwordeval runs as each of
+ * them: only root may. Its group may read it (that is how a setgid postie
+ * reads it for callers that are not its owner), others may not when it
+ * holds a password.
+ */
+static int
+config_check_system_mode(const struct stat *st, const char *path,
+	int saw_password, struct error *err)
+{
+	if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH))) {
+		error_set(err, ERR_CONFIG,
+			"%s: the system file is writable by someone other "
+			"than root; run: chown root %s && chmod go-w %s",
+			path, path, path);
+		return -1;
+	}
+	if (saw_password && (st->st_mode & S_IROTH)) {
+		error_set(err, ERR_CONFIG,
+			"%s: contains a password but is "
+			"readable by others; run: chmod 640 %s",
+			path, path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Read and parse an opened file; fd is closed. */
 static int
-config_load_fd(struct config *cfg, int fd, const char *path, struct error *err)
+config_load_fd(struct config *cfg, int fd, const char *path, int system,
+	struct error *err)
 {
 	struct stat st;
 	struct buf b;
@@ -1090,7 +1119,10 @@ config_load_fd(struct config *cfg, int fd, const char *path, struct error *err)
 	if (config_parse_internal(
 		    cfg, path, b.data, b.len, &saw_password, err) < 0)
 		goto done;
-	r = config_check_mode(&st, path, saw_password, err);
+	if (system)
+		r = config_check_system_mode(&st, path, saw_password, err);
+	else
+		r = config_check_mode(&st, path, saw_password, err);
 	if (r < 0)
 		config_release(cfg);
 done:
@@ -1109,6 +1141,94 @@ config_open(const char *path)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	while (fd < 0 && errno == EINTR);
 	return fd;
+}
+
+/*
+ * The system files, and the one config_open_system opened while postie
+ * still held its setgid group (-1: none). Only these two paths are ever
+ * opened with the group: never -C, a user file, netrc or passwordeval.
+ */
+static const char *const config_system_files[] = {
+	SYSCONFDIR "/postie.conf",
+	SYSCONFDIR "/msmtprc",
+};
+static int config_system_fd = -1;
+static const char *config_system_name;
+
+static int
+config_is_system_file(const char *path)
+{
+	return strcmp(path, config_system_files[0]) == 0 ||
+		strcmp(path, config_system_files[1]) == 0;
+}
+
+static void
+config_system_close(void)
+{
+	if (config_system_fd >= 0)
+		close(config_system_fd);
+	config_system_fd = -1;
+	config_system_name = NULL;
+}
+
+/* Both the effective and the saved group must go, or setegid() regains it. */
+static int
+config_drop_group(gid_t gid)
+{
+	gid_t r, e, s;
+
+	if (setresgid(gid, gid, gid) < 0)
+		return -1;
+	if (getresgid(&r, &e, &s) < 0)
+		return -1;
+	if (r != gid || e != gid || s != gid || getegid() != gid) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_open_system(struct error *err)
+{
+	gid_t gid = getgid();
+	size_t i;
+	int fd;
+
+	if (getegid() == gid)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		fd = config_open(config_system_files[i]);
+		if (fd >= 0) {
+			config_system_fd = fd;
+			config_system_name = config_system_files[i];
+			break;
+		}
+		if (errno != ENOENT && errno != ENOTDIR)
+			break;
+	}
+	if (config_drop_group(gid) < 0) {
+		error_set(err, ERR_OS, "cannot give up the setgid group: %s",
+			strerror(errno));
+		config_system_close();
+		return -1;
+	}
+	return 0;
+}
+
+/* Open a searched path; the system file comes pre-opened when setgid. */
+static int
+config_open_searched(const char *path)
+{
+	int fd;
+
+	if (config_system_fd >= 0 && strcmp(path, config_system_name) == 0) {
+		fd = config_system_fd;
+		config_system_fd = -1;
+		config_system_name = NULL;
+		return fd;
+	}
+	return config_open(path);
 }
 
 static void
@@ -1170,9 +1290,10 @@ config_load_first(struct config *cfg, char *const *paths, size_t npaths,
 	 * go out through an account the user never chose.
 	 */
 	for (i = 0; i < npaths; i++) {
-		fd = config_open(paths[i]);
+		fd = config_open_searched(paths[i]);
 		if (fd >= 0)
-			return config_load_fd(cfg, fd, paths[i], err);
+			return config_load_fd(cfg, fd, paths[i],
+				config_is_system_file(paths[i]), err);
 		if (errno != ENOENT && errno != ENOTDIR) {
 			error_set(err, ERR_NOINPUT, "%s: %s", paths[i],
 				strerror(errno));
@@ -1210,6 +1331,8 @@ config_load(struct config *cfg, const char *path, struct error *err)
 	int fd, r;
 
 	if (path) {
+		/* -C is never read with the setgid group's file. */
+		config_system_close();
 		memset(cfg, 0, sizeof(*cfg));
 		fd = config_open(path);
 		if (fd < 0) {
@@ -1217,11 +1340,13 @@ config_load(struct config *cfg, const char *path, struct error *err)
 				strerror(errno));
 			return -1;
 		}
-		return config_load_fd(cfg, fd, path, err);
+		return config_load_fd(cfg, fd, path, 0, err);
 	}
 	n = config_search_list(paths, CONFIG_SEARCH_MAX, config_home(),
 		getenv("XDG_CONFIG_HOME"), SYSCONFDIR);
 	r = config_load_first(cfg, paths, n, err);
+	/* A user file won: the pre-opened system file is not needed. */
+	config_system_close();
 	for (i = 0; i < n; i++)
 		free(paths[i]);
 	return r;

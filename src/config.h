@@ -143,9 +143,24 @@ struct config {
  * unknown key, a bad value, no file found, a file larger than
  * CONFIG_FILE_MAX, a file others may write, or a file holding a literal
  * password that group or others can read (the message gives the chmod
- * that fixes it).
+ * that fixes it). The system file (SYSCONFDIR/postie.conf or msmtprc,
+ * reached by the search) has its own rule: refused unless owned by root
+ * and writable by no one else; with a password it may be readable by its
+ * group but not by others ("chmod 640").
  */
 int config_load(struct config *cfg, const char *path, struct error *err);
+/*
+ * Setgid support; call before anything else in main(). When the effective
+ * group differs from the real one (postie installed setgid to the group
+ * that may read the system file), open SYSCONFDIR/postie.conf, else
+ * SYSCONFDIR/msmtprc, read-only with that group, then give the group up
+ * for good (real, effective and saved group ids all set to the real one).
+ * config_load uses the opened file only when its search ends at that
+ * system file, and closes it otherwise (-C, or a user file found first).
+ * Not setgid: does nothing. Errors: ERR_OS (71) when the group cannot be
+ * given up; the caller must then exit.
+ */
+int config_open_system(struct error *err);
 /*
  * The candidate files config_load searches, in order, for the given $HOME,
  * $XDG_CONFIG_HOME and system directory (each may be NULL; an empty home

@@ -2040,6 +2040,11 @@ main(int argc, char **argv)
 	struct error err;
 
 	error_clear(&err);
+	/* Setgid: the system file is opened and the group given up first. */
+	if (config_open_system(&err) < 0) {
+		fprintf(stderr, "postie: %s\n", err.text);
+		return log_exit_code(err.cls);
+	}
 	mode_from_name(&opt, argc > 0 ? argv[0] : NULL);
 	if (options_parse(&opt, argc, argv, &err) < 0) {
 		fprintf(stderr, "postie: %s\n", err.text);
