@@ -1159,7 +1159,7 @@ static int
 config_is_system_file(const char *path)
 {
 	return strcmp(path, config_system_files[0]) == 0 ||
-		strcmp(path, config_system_files[1]) == 0;
+	       strcmp(path, config_system_files[1]) == 0;
 }
 
 static void
