@@ -490,7 +490,7 @@ test_iobuf_network_errors(void)
 		ENETUNREACH, ENETDOWN, ECONNABORTED, EPIPE};
 	struct iobuf io;
 	struct error err;
-	struct iobuf_backend be = {failing_read, failing_write, NULL, NULL};
+	struct iobuf_backend be = {.read = failing_read, .write = failing_write};
 	const char *line;
 	size_t len, i;
 	int sv[2], e;
