@@ -1152,18 +1152,31 @@ job_choose(struct job *job, struct error *err)
 	return 0;
 }
 
+/* The per-message half of a job dropped: the next -bs message starts
+   from the configuration and the account alone. */
 static void
-job_release(struct job *job)
+job_forget_message(struct job *job)
 {
 	if (job->have_msg)
 		message_release(&job->msg);
 	if (job->have_aliases)
 		aliases_release(&job->aliases);
-	if (job->have_cfg)
-		config_release(&job->cfg);
 	envelope_release(&job->env);
 	free(job->from);
 	free(job->maildomain);
+	memset(&job->msg, 0, sizeof(job->msg));
+	memset(&job->env, 0, sizeof(job->env));
+	address_list_init(&job->env.rcpts);
+	job->have_msg = job->have_aliases = 0;
+	job->from = job->maildomain = NULL;
+}
+
+static void
+job_release(struct job *job)
+{
+	job_forget_message(job);
+	if (job->have_cfg)
+		config_release(&job->cfg);
 }
 
 /*
@@ -1344,25 +1357,6 @@ job_serverinfo(const struct options *opt, struct error *err)
 #define BS_SIZE_MAX (64ULL * 1024 * 1024)
 /* Seconds per command line: RFC 5321 §4.5.3.2.7's server timeout. */
 #define BS_TIMEOUT 300
-
-/* The per-message half of a job dropped: the next -bs message starts
-   from the configuration and the account alone. */
-static void
-job_forget_message(struct job *job)
-{
-	if (job->have_msg)
-		message_release(&job->msg);
-	if (job->have_aliases)
-		aliases_release(&job->aliases);
-	envelope_release(&job->env);
-	free(job->from);
-	free(job->maildomain);
-	memset(&job->msg, 0, sizeof(job->msg));
-	memset(&job->env, 0, sizeof(job->env));
-	address_list_init(&job->env.rcpts);
-	job->have_msg = job->have_aliases = 0;
-	job->from = job->maildomain = NULL;
-}
 
 /* One transaction's options: its MAIL and RCPT parameters win over -B,
    -N, -R and -V; the header is never read for the envelope. */

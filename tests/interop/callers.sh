@@ -555,12 +555,6 @@ if [ "$FAILED" != 0 ]; then
 	sed 's/^/    /' "$WORK/argv.log"
 fi
 sleep 0.3
-queued=$(find "$SPOOL/incoming" "$SPOOL/active" "$SPOOL/deferred" \
-	"$SPOOL/hold" "$SPOOL/maildrop" -type f 2>/dev/null | wc -l)
-if [ "$queued" = 0 ]; then
-	pass "Postfix queue is empty"
-else
-	fail "Postfix queue is empty: $queued file(s) left"
-fi
+check_queue_empty
 
 interop_finish

@@ -381,6 +381,19 @@ log_size() {
 
 # interop_finish: stops Postfix (a check of its own) and the rest, prints
 # postie's stderr of every run when something failed, and exits.
+# check_queue_empty: nothing was left in Postfix's queue (no bounce, no
+# deferred delivery).
+check_queue_empty() {
+	local queued
+	queued=$(find "$SPOOL/incoming" "$SPOOL/active" "$SPOOL/deferred" \
+		"$SPOOL/hold" "$SPOOL/maildrop" -type f 2>/dev/null | wc -l)
+	if [ "$queued" = 0 ]; then
+		pass "Postfix queue is empty"
+	else
+		fail "Postfix queue is empty: $queued file(s) left"
+	fi
+}
+
 interop_finish() {
 	local f
 	if stop_postfix; then

@@ -397,12 +397,6 @@ if [ "$n" = 12 ] && [ -z "$others" ]; then
 else
 	fail "no other deliveries: $n recipient deliveries, others: $others"
 fi
-queued=$(find "$SPOOL/incoming" "$SPOOL/active" "$SPOOL/deferred" \
-	"$SPOOL/hold" "$SPOOL/maildrop" -type f 2>/dev/null | wc -l)
-if [ "$queued" = 0 ]; then
-	pass "Postfix queue is empty"
-else
-	fail "Postfix queue is empty: $queued file(s) left"
-fi
+check_queue_empty
 
 interop_finish

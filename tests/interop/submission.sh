@@ -347,12 +347,6 @@ for name in wrong-fingerprint wrong-password; do
 		pass "$name: nothing delivered"
 	fi
 done
-queued=$(find "$SPOOL/incoming" "$SPOOL/active" "$SPOOL/deferred" \
-	"$SPOOL/hold" "$SPOOL/maildrop" -type f 2>/dev/null | wc -l)
-if [ "$queued" = 0 ]; then
-	pass "Postfix queue is empty"
-else
-	fail "Postfix queue is empty: $queued file(s) left"
-fi
+check_queue_empty
 
 interop_finish
