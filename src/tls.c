@@ -226,10 +226,12 @@ tls_crt_dn(gnutls_x509_crt_t crt, int issuer, char *out, size_t outsize)
 
 /*
  * The DNS and IP subjectAltNames, comma-separated, at most max of them;
- * typed adds "DNS:" / "IP:". Returns how many the certificate has.
+ * typed adds "DNS:" / "IP:". Returns how many the certificate has, and
+ * how many of them are DNS names in *ndns when ndns is not NULL.
  */
 static size_t
-tls_crt_sans(gnutls_x509_crt_t crt, int typed, size_t max, struct buf *out)
+tls_crt_sans(gnutls_x509_crt_t crt, int typed, size_t max, struct buf *out,
+	size_t *ndns)
 {
 	char raw[256], name[TLS_TEXT_MAX];
 	const char *prefix;
@@ -243,6 +245,8 @@ tls_crt_sans(gnutls_x509_crt_t crt, int typed, size_t max, struct buf *out)
 			crt, i, raw, &size, NULL);
 		if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER)
 			break;
+		if (type == GNUTLS_SAN_DNSNAME && ndns)
+			(*ndns)++;
 		if (type == GNUTLS_SAN_DNSNAME)
 			log_escape(name, sizeof(name), raw, size);
 		else if (type != GNUTLS_SAN_IPADDRESS ||
@@ -632,51 +636,36 @@ tls_check_chain(
 
 /* RFC 9525 §6: the DNS-ID (or an IP-ID for an address literal) must
    match; the names the certificate does have make the error useful. */
-static int
-tls_crt_has_dns_san(gnutls_x509_crt_t crt)
-{
-	char raw[256];
-	size_t size;
-	unsigned i;
-	int type;
-
-	for (i = 0; i < TLS_SANS_MAX; i++) {
-		size = sizeof(raw);
-		type = gnutls_x509_crt_get_subject_alt_name(
-			crt, i, raw, &size, NULL);
-		if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER)
-			break;
-		if (type == GNUTLS_SAN_DNSNAME)
-			return 1;
-	}
-	return 0;
-}
-
 static void
 tls_check_name(struct tls *t, gnutls_x509_crt_t leaf, struct buf *why)
 {
 	unsigned char ip[16];
 	size_t iplen = tls_parse_ip(t->host, ip);
 	char cn[TLS_TEXT_MAX], raw[256];
-	size_t size = sizeof(raw);
+	size_t size = sizeof(raw), nsans, ndns = 0;
+	struct buf names;
 	int ok;
 
+	buf_init(&names, TLS_WHY_MAX);
+	nsans = tls_crt_sans(leaf, 0, TLS_NAMES_MAX, &names, &ndns);
 	/* RFC 9525 §6.3: a client checks the DNS-IDs of subjectAltName and
 	   never falls back to the CN, which GnuTLS would do for a
 	   certificate without a DNS name. */
-	if (!iplen && !tls_crt_has_dns_san(leaf)) {
+	if (!iplen && ndns == 0) {
 		tls_why_add(why, "certificate names no host in its "
 				 "subjectAltName (the CN does not count)");
-		return;
+		goto out;
 	}
 	ok = iplen ? gnutls_x509_crt_check_ip(leaf, ip, iplen, 0)
 		   : gnutls_x509_crt_check_hostname2(leaf, t->host, 0);
 	if (ok)
-		return;
+		goto out;
 	tls_why_add(why, "certificate is for ");
-	/* The CN only counts when there is no subjectAltName, as in
-	   gnutls_x509_crt_check_hostname2. */
-	if (tls_crt_sans(leaf, 0, TLS_NAMES_MAX, why) == 0) {
+	if (nsans) {
+		buf_append(why, names.data, names.len);
+	} else {
+		/* Only an address check gets here without a SAN: say what
+		   the certificate is for all the same. */
 		if (gnutls_x509_crt_get_dn_by_oid(leaf,
 			    GNUTLS_OID_X520_COMMON_NAME, 0, 0, raw, &size) < 0)
 			size = 0;
@@ -684,6 +673,8 @@ tls_check_name(struct tls *t, gnutls_x509_crt_t leaf, struct buf *why)
 		buf_addstr(why, size ? cn : "no host name");
 	}
 	buf_printf(why, ", not %s", t->host);
+out:
+	buf_release(&names);
 }
 
 /* The CA path: chain, validity and purpose, then the host name. */
@@ -975,7 +966,7 @@ tls_describe_cert(
 		gnutls_x509_crt_get_expiration_time(crt), text, sizeof(text));
 	buf_printf(out, "    valid until: %s\n", text);
 	buf_addstr(out, "    subjectAltName: ");
-	if (tls_crt_sans(crt, 1, SIZE_MAX, out) == 0)
+	if (tls_crt_sans(crt, 1, SIZE_MAX, out, NULL) == 0)
 		buf_addstr(out, "(none)");
 	buf_addch(out, '\n');
 	gnutls_x509_crt_deinit(crt);
