@@ -49,6 +49,7 @@ enum config_type {
 	TYPE_AUTO,        /* auto | off (enum config_mode) */
 	TYPE_NOTIFY,      /* a DSN NOTIFY list, or off; empty unsets */
 	TYPE_RETURN,      /* full | hdrs | off; empty unsets */
+	TYPE_DURATION,    /* N[smhdw]: seconds (queue_lifetime) */
 };
 
 struct config_keydef {
@@ -105,6 +106,10 @@ static const struct config_keydef config_keys[] = {
 		allow_from_override),
 	KEY("dsn_notify", CONFIG_DSN_NOTIFY, TYPE_NOTIFY, dsn_notify),
 	KEY("dsn_return", CONFIG_DSN_RETURN, TYPE_RETURN, dsn_return),
+	KEY("queue", CONFIG_QUEUE, TYPE_BOOL, queue),
+	KEY("queue_dir", CONFIG_QUEUE_DIR, TYPE_PATH, queue_dir),
+	KEY("queue_lifetime", CONFIG_QUEUE_LIFETIME, TYPE_DURATION,
+		queue_lifetime),
 };
 #undef KEY
 
@@ -206,7 +211,8 @@ config_type_is_int(enum config_type t)
 static int
 config_type_is_str(enum config_type t)
 {
-	return t != TYPE_PORT && t != TYPE_TIMEOUT && !config_type_is_int(t);
+	return t != TYPE_PORT && t != TYPE_TIMEOUT && t != TYPE_DURATION &&
+		!config_type_is_int(t);
 }
 
 /* Free a string field; secrets are wiped first so no copy lingers. */
@@ -234,6 +240,8 @@ account_init(struct account *a)
 	a->set_to_header = CONFIG_MODE_AUTO;
 	a->remove_bcc_headers = 1;
 	a->allow_from_override = 1;
+	a->queue = 1;
+	a->queue_lifetime = CONFIG_LIFETIME_DEFAULT;
 }
 
 static void
@@ -558,6 +566,41 @@ config_check_return(const char *s, struct error *err)
 	return -1;
 }
 
+/*
+ * queue_lifetime: a number of seconds, or of minutes, hours, days or weeks
+ * with m, h, d or w after it ("5d"), from 1 s to CONFIG_LIFETIME_MAX.
+ */
+static int
+config_set_duration(struct account *a, const struct config_keydef *k,
+	const char *v, struct error *err)
+{
+	static const char units[] = "smhdw";
+	static const unsigned long secs[] = {1, 60, 3600, 86400, 604800};
+	char num[24], q[CONFIG_QUOTE_MAX];
+	size_t len = strlen(v);
+	unsigned long mul = 1;
+	const char *u;
+	unsigned n;
+
+	if (len > 0 && (u = strchr(units, v[len - 1])) != NULL) {
+		mul = secs[u - units];
+		len--;
+	}
+	if (len > 0 && len < sizeof(num)) {
+		memcpy(num, v, len);
+		num[len] = '\0';
+		if (config_number(num, 1, CONFIG_LIFETIME_MAX / mul, &n) == 0) {
+			*account_uint(a, k) = (unsigned)(n * mul);
+			return 0;
+		}
+	}
+	error_set(err, ERR_CONFIG,
+		"'%s' must be a number with s, m, h, d or w after it "
+		"(at most 365 days), not '%s'",
+		k->name, config_quote(q, sizeof(q), v));
+	return -1;
+}
+
 /* port, timeout and the on/off keys: stored in a, v is freed. */
 static int
 config_set_number(struct account *a, const struct config_keydef *k, char **v,
@@ -668,6 +711,11 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 	case TYPE_NOTIFY:
 	case TYPE_RETURN:
 		return config_set_dsn(k, v, err);
+	case TYPE_DURATION:
+		if (config_set_duration(a, k, *v, err) < 0)
+			return -1;
+		config_free_str(v);
+		return 0;
 	default:
 		return config_set_number(a, k, v, err);
 	}

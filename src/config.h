@@ -55,6 +55,9 @@
 #define CONFIG_ALLOW_FROM_OVERRIDE    (1ull << 30)
 #define CONFIG_DSN_NOTIFY             (1ull << 31)
 #define CONFIG_DSN_RETURN             (1ull << 32)
+#define CONFIG_QUEUE                  (1ull << 33)
+#define CONFIG_QUEUE_DIR              (1ull << 34)
+#define CONFIG_QUEUE_LIFETIME         (1ull << 35)
 
 /* The values of set_from_header (auto|on|off) and of the auto|off keys. */
 enum config_mode {
@@ -64,6 +67,10 @@ enum config_mode {
 };
 
 #define CONFIG_TIMEOUT_DEFAULT 60
+/* queue_lifetime: 5 days by default (as Postfix's maximal_queue_lifetime),
+   a year at most. */
+#define CONFIG_LIFETIME_DEFAULT (5u * 86400u)
+#define CONFIG_LIFETIME_MAX     (365u * 86400u)
 /* The largest configuration file read (the only bound on a line's length). */
 #define CONFIG_FILE_MAX (1024u * 1024u)
 /* How many candidate files config_load searches at most. */
@@ -117,6 +124,13 @@ struct account {
 	char *dsn_notify; /* default for -N, checked as -N is; NULL = none
 			     ("off" in the file) */
 	char *dsn_return; /* default for -R: "full" or "hdrs", NULL = none */
+	/* The queue (postie.conf(5), "THE QUEUE"). */
+	int queue;               /* 1 (default): keep a message that failed
+				    for now; 0 after "queue off" */
+	char *queue_dir;         /* as written, "~/" expanded; NULL = the
+				    default ($XDG_STATE_HOME/postie/queue);
+				    %U is the caller's to expand */
+	unsigned queue_lifetime; /* seconds; CONFIG_LIFETIME_DEFAULT */
 	unsigned long long set; /* CONFIG_xxx bits given for this account */
 	char *file; /* where the account was defined, for messages */
 	unsigned line;

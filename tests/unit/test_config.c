@@ -576,6 +576,67 @@ test_repair_values(void)
 	config_release(&cfg);
 }
 
+/* the queue keys: defaults, units, inheritance, errors */
+static void
+test_queue_keys(void)
+{
+	static const char *const bad[] = {"0", "5x", "d", "366d", "-1",
+		"1.5h", "99999999999999999999", "53w"};
+	struct config cfg;
+	struct error err;
+	const struct account *a;
+	char text[128];
+
+	setenv("HOME", "/home/u", 1);
+	CHECK_INT(parse(&cfg, "account x\nhost h\n", &err), 0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->queue, 1);
+	CHECK(a->queue_dir == NULL);
+	CHECK_INT(a->queue_lifetime, 5 * 86400);
+	config_release(&cfg);
+
+	CHECK_INT(parse(&cfg,
+			  "defaults\n"
+			  "queue off\n"
+			  "queue_dir ~/spool/%U\n"
+			  "queue_lifetime 2h\n"
+			  "account a\n"
+			  "account b\n"
+			  "queue on\n"
+			  "queue_lifetime 90\n"
+			  "account c : b\n"
+			  "queue_lifetime 1w\n",
+			  &err),
+		0);
+	a = &cfg.accounts[0];
+	CHECK_INT(a->queue, 0);
+	CHECK_STR(a->queue_dir, "/home/u/spool/%U");
+	CHECK_INT(a->queue_lifetime, 7200);
+	CHECK_INT(cfg.accounts[1].queue, 1);
+	CHECK_INT(cfg.accounts[1].queue_lifetime, 90);
+	CHECK_INT(cfg.accounts[2].queue, 1);
+	CHECK_INT(cfg.accounts[2].queue_lifetime, 7 * 86400);
+	CHECK_STR(cfg.accounts[2].queue_dir, "/home/u/spool/%U");
+	config_release(&cfg);
+
+	CHECK_INT(parse(&cfg, "account x\nqueue_lifetime 30m\n", &err), 0);
+	CHECK_INT(cfg.accounts[0].queue_lifetime, 1800);
+	config_release(&cfg);
+	CHECK_INT(parse(&cfg, "account x\nqueue_lifetime 365d\n", &err), 0);
+	CHECK_INT(cfg.accounts[0].queue_lifetime, 365 * 86400);
+	config_release(&cfg);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "account x\nqueue_lifetime %s\n",
+			bad[i]);
+		CHECK_INT(parse(&cfg, text, &err), -1);
+		CHECK_INT(err.cls, ERR_CONFIG);
+		CHECK(strstr(err.text, "'queue_lifetime' must be") != NULL);
+	}
+	CHECK_INT(parse(&cfg, "account x\nqueue maybe\n", &err), -1);
+	CHECK(strstr(err.text, "'queue' must be 'on' or 'off'") != NULL);
+}
+
 /* defaults and parents pass the new keys on, the 64-bit set included */
 static void
 test_repair_inheritance(void)
@@ -1320,6 +1381,7 @@ main(void)
 	test_repair_defaults();
 	test_repair_values();
 	test_repair_inheritance();
+	test_queue_keys();
 	test_repair_old_keys();
 	test_repair_errors();
 	test_check_dsn();
