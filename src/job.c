@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,12 +20,14 @@
 #include "address.h"
 #include "buf.h"
 #include "config.h"
+#include "flush.h"
 #include "job.h"
 #include "log.h"
 #include "message.h"
 #include "net.h"
-#include "secret.h"
+#include "queue.h"
 #include "server.h"
+#include "session.h"
 #include "smtp.h"
 #include "xmalloc.h"
 
@@ -209,183 +212,35 @@ source_rewind(void *ctx, int dotstuff)
 	message_reader_init(r, r->msg, dotstuff);
 }
 
-/* ------------------------------------------------------------------ */
-
-/*
- * Everything a session needs that main derives from the account: the
- * TLS mode and port, the names in A-label form, the TLS and AUTH
- * parameters, and the password (wiped by setup_release).
- */
-struct setup {
-	struct smtp_params params;
-	struct tls_params tls;
-	struct auth_params auth;
-	unsigned port;
-	char *host;     /* the account's host, A-labels (owned) */
-	char *tls_host; /* tls_host_override or host, A-labels (owned) */
-	char *password; /* secret_lookup's, or NULL (owned, a secret) */
-};
-
-/*
- * Port 465 means implicit TLS (RFC 8314 §3.3), as does tls_starttls off;
- * every other port STARTTLS. Without a port: 587 (submission), 465 for
- * implicit TLS, 25 in clear.
- */
-static enum smtp_tls
-account_tls_mode(const struct account *acct)
-{
-	if (!acct->tls)
-		return SMTP_TLS_NONE;
-	if (acct->port == 465 || !acct->tls_starttls)
-		return SMTP_TLS_IMPLICIT;
-	return SMTP_TLS_STARTTLS;
-}
-
-static unsigned
-account_port(const struct account *acct)
-{
-	if (acct->port)
-		return acct->port;
-	switch (account_tls_mode(acct)) {
-	case SMTP_TLS_NONE:
-		return 25;
-	case SMTP_TLS_IMPLICIT:
-		return 465;
-	default:
-		return 587;
-	}
-}
-
-/* DNS, SNI and the certificate check all want the A-label form. */
+/* 8-bit bytes in the header fields that are sent (RFC 6532 UTF-8). */
 static int
-setup_name(const struct account *acct, const char *key, const char *name,
-	char **out, struct error *err)
+header_has_8bit(const struct message *msg)
 {
-	char q[QUOTE_MAX];
+	for (size_t i = 0; i < msg->nfields; i++) {
+		const struct message_field *f = &msg->fields[i];
 
-	if (address_idna_to_ascii(name, out, err) == 0)
-		return 0;
-	err->cls = ERR_CONFIG;
-	error_prefix(err, "account '%s': %s", quote(q, acct->name), key);
-	return -1;
-}
-
-static void
-setup_tls(struct setup *su, const struct account *acct, int serverinfo)
-{
-	char q[QUOTE_MAX];
-
-	su->tls.host = su->tls_host;
-	su->tls.trust_file = acct->tls_trust_file;
-	su->tls.fingerprint = acct->tls_fingerprint;
-	su->tls.certcheck = acct->tls_certcheck;
-	su->tls.priorities = acct->tls_priorities;
-	su->tls.cert_file = acct->tls_cert_file;
-	su->tls.key_file = acct->tls_key_file;
-	su->tls.timeout = acct->timeout;
-	su->tls.report_only = serverinfo;
-	su->params.tls = &su->tls;
-	/* Said on every run, so an unverified account is never forgotten. */
-	if (!acct->tls_certcheck)
-		fprintf(stderr,
-			"postie: warning: account '%s': tls_certcheck off: "
-			"the server is not verified\n",
-			quote(q, acct->name));
-}
-
-/*
- * Credentials cross only a verified TLS connection unless the account
- * says auth_plaintext on: tls off, or tls_certcheck off, would hand
- * them to whoever sits on the path, and a loopback host is no
- * exception (a local relay can be a man in the middle too). EXTERNAL
- * sends no secret. The password is looked up before connecting, so a
- * failing passwordeval or an empty prompt costs no connection.
- */
-static int
-setup_auth(struct setup *su, const struct account *acct, struct error *err)
-{
-	int external = acct->auth && strcmp(acct->auth, "EXTERNAL") == 0;
-	int verified = acct->tls && acct->tls_certcheck;
-	struct secret_query sq = {0};
-	char q[QUOTE_MAX];
-
-	if (!verified && !external && !acct->auth_plaintext) {
-		error_set(err, ERR_CONFIG,
-			"account '%s': the password would cross an "
-			"unverified connection; use TLS with verification, "
-			"or set 'auth_plaintext on'",
-			quote(q, acct->name));
-		return -1;
+		if (f->removed)
+			continue;
+		for (size_t k = 0; k < f->len; k++)
+			if ((unsigned char)msg->headers[f->off + k] >= 0x80)
+				return 1;
 	}
-	if (!external && !acct->user) {
-		error_set(err, ERR_CONFIG,
-			"account '%s': authentication is on but no 'user' "
-			"is set",
-			quote(q, acct->name));
-		return -1;
-	}
-	sq.host = acct->host;
-	sq.port = su->port;
-	sq.user = acct->user;
-	sq.password = acct->password;
-	sq.passwordeval = acct->passwordeval;
-	sq.account = acct->name;
-	if (!external && secret_lookup(&sq, &su->password, err) < 0)
-		return -1;
-	su->auth.mech = acct->auth;
-	su->auth.user = acct->user;
-	su->auth.password = su->password;
-	su->auth.host = su->host;
-	su->auth.port = su->port;
-	su->params.auth = &su->auth;
-	su->params.auth_unverified = acct->auth_plaintext || external;
 	return 0;
 }
 
-/* Fill su for acct; serverinfo: no AUTH, and a certificate that fails
-   the check is still shown. */
-static int
-setup_session(struct setup *su, const struct account *acct, int serverinfo,
-	struct error *err)
-{
-	memset(su, 0, sizeof(*su));
-	su->params.helo_name = acct->domain ? acct->domain : net_fqdn();
-	su->params.timeout = acct->timeout;
-	su->params.tls_mode = account_tls_mode(acct);
-	su->port = account_port(acct);
-	if (setup_name(acct, "host", acct->host, &su->host, err) < 0)
-		return -1;
-	if (acct->tls_host_override) {
-		if (setup_name(acct, "tls_host_override",
-			    acct->tls_host_override, &su->tls_host, err) < 0)
-			return -1;
-	} else {
-		su->tls_host = xstrdup(su->host);
-	}
-	if (acct->tls)
-		setup_tls(su, acct, serverinfo);
-	if (!serverinfo && config_auth_enabled(acct))
-		return setup_auth(su, acct, err);
-	return 0;
-}
-
-/* Once AUTH is over the password has no use: it does not stay in memory
-   while the message goes out. */
+/* msg's wire data as smtp_send and queue_add read it; r holds the
+   position and must outlive src. */
 static void
-setup_forget_password(struct setup *su)
+job_source(struct smtp_source *src, struct message_reader *r,
+	const struct message *msg)
 {
-	secret_free(su->password);
-	su->password = NULL;
-	su->auth.password = NULL;
-}
-
-static void
-setup_release(struct setup *su)
-{
-	setup_forget_password(su);
-	free(su->host);
-	free(su->tls_host);
-	memset(su, 0, sizeof(*su));
+	message_reader_init(r, msg, 1);
+	src->read = source_read;
+	src->rewind = source_rewind;
+	src->ctx = r;
+	src->size = message_wire_size(msg);
+	src->has_8bit = msg->has_8bit;
+	src->header_8bit = header_has_8bit(msg);
 }
 
 /* Name each refused recipient with the server's words. */
@@ -412,74 +267,116 @@ struct submission {
 	char *final_text;
 	int authenticated;
 	int connect_failed; /* net_connect failed: no session at all */
+	/* --files: the account's session, kept open across messages; NULL:
+	   submit opens its own and drains the queue through it */
+	struct session *session;
+	const struct error *session_failed; /* --files: the account's session
+					       could not be had: this message
+					       fails the same way */
+	char queued[QUEUE_ID_LEN + 1]; /* the queue id, when it was queued */
 };
 
-/* 8-bit bytes in the header fields that are sent (RFC 6532 UTF-8). */
-static int
-header_has_8bit(const struct message *msg)
+/* The envelope smtp_send takes, from sub's (rcpts filled by deliver). */
+static void
+submission_envelope(const struct submission *sub, struct smtp_envelope *senv)
 {
-	for (size_t i = 0; i < msg->nfields; i++) {
-		const struct message_field *f = &msg->fields[i];
-
-		if (f->removed)
-			continue;
-		for (size_t k = 0; k < f->len; k++)
-			if ((unsigned char)msg->headers[f->off + k] >= 0x80)
-				return 1;
-	}
-	return 0;
+	memset(senv, 0, sizeof(*senv));
+	senv->sender = sub->env->sender;
+	senv->sender_ascii = sub->env->sender_ascii;
+	senv->rcpts = sub->rcpts;
+	senv->nrcpts = sub->env->rcpts.n;
+	senv->body = sub->opt->body;
+	/* -N and -R win over the account's dsn_notify and dsn_return. */
+	senv->dsn_notify =
+		sub->opt->notify ? sub->opt->notify : sub->acct->dsn_notify;
+	senv->dsn_ret = sub->opt->ret ? sub->opt->ret : sub->acct->dsn_return;
+	senv->dsn_envid = sub->opt->envid;
 }
 
+/*
+ * One transaction through sub->session, or through a session of its own
+ * that also drains the account's queue once the message is through.
+ */
 static int
 submit(struct submission *sub, struct error *err)
 {
-	struct smtp_envelope senv = {0};
-	struct smtp_session s;
+	struct smtp_envelope senv;
 	struct message_reader reader;
 	struct smtp_source src = {0};
-	struct setup su;
-	int fd, r = -1;
+	struct session own, *s = sub->session ? sub->session : &own;
+	int r = 0;
 
-	if (setup_session(&su, sub->acct, 0, err) < 0)
-		goto out;
-	senv.sender = sub->env->sender;
-	senv.sender_ascii = sub->env->sender_ascii;
-	senv.rcpts = sub->rcpts;
-	senv.nrcpts = sub->env->rcpts.n;
-	senv.body = sub->opt->body;
-	/* -N and -R win over the account's dsn_notify and dsn_return. */
-	senv.dsn_notify =
-		sub->opt->notify ? sub->opt->notify : sub->acct->dsn_notify;
-	senv.dsn_ret = sub->opt->ret ? sub->opt->ret : sub->acct->dsn_return;
-	senv.dsn_envid = sub->opt->envid;
-	message_reader_init(&reader, sub->msg, 1);
-	src.read = source_read;
-	src.rewind = source_rewind;
-	src.ctx = &reader;
-	src.size = message_wire_size(sub->msg);
-	src.has_8bit = sub->msg->has_8bit;
-	src.header_8bit = header_has_8bit(sub->msg);
-
-	fd = net_connect(su.host, su.port, sub->acct->timeout, err);
-	if (fd < 0) {
-		sub->connect_failed = 1;
-		goto out;
+	if (sub->session_failed) {
+		*err = *sub->session_failed;
+		return -1;
 	}
-	/* smtp_quit knows whether the session still allows a QUIT (not
-	   after a 421, a timeout, an aborted DATA or a server whose SCRAM
-	   signature failed). */
-	r = smtp_open(&s, fd, &su.params, err);
-	setup_forget_password(&su);
+	submission_envelope(sub, &senv);
+	job_source(&src, &reader, sub->msg);
+	if (!sub->session)
+		r = session_start(s, sub->acct, err);
 	if (r == 0)
-		r = smtp_send(&s, &senv, &src, err);
-	smtp_quit(&s);
-	sub->final_code = s.final_code;
-	sub->final_text = s.final_text ? xstrdup(s.final_text) : NULL;
-	sub->authenticated = s.authenticated;
-	smtp_close(&s);
-out:
-	setup_release(&su);
+		r = smtp_send(&s->smtp, &senv, &src, err);
+	sub->connect_failed = s->connect_failed;
+	if (s->have_smtp) {
+		sub->final_code = s->smtp.final_code;
+		free(sub->final_text);
+		sub->final_text =
+			s->smtp.final_text ? xstrdup(s->smtp.final_text) : NULL;
+		sub->authenticated = s->smtp.authenticated;
+	}
+	if (!sub->session) {
+		if (r == 0)
+			flush_drain(s);
+		session_end(s);
+	}
 	return r;
+}
+
+/*
+ * Keep the message that failed for now (why) in the queue, when the
+ * account and the command line allow: 1 queued (the run succeeds), 0 not
+ * to be queued, -1 the queue could not take it (err says why, after why
+ * has been said).
+ */
+static int
+submission_queue(struct submission *sub, const struct error *why,
+	struct error *err)
+{
+	struct queue_entry e = {0};
+	struct smtp_envelope senv;
+	struct message_reader reader;
+	struct smtp_source src = {0};
+	char **rcpts, **ascii;
+	int r;
+
+	if (!flush_should_queue(sub->acct, sub->opt->queue, why))
+		return 0;
+	submission_envelope(sub, &senv);
+	job_source(&src, &reader, sub->msg);
+	rcpts = xcalloc(senv.nrcpts, sizeof(*rcpts));
+	ascii = xcalloc(senv.nrcpts, sizeof(*ascii));
+	for (size_t i = 0; i < senv.nrcpts; i++) {
+		rcpts[i] = (char *)senv.rcpts[i].addr;
+		ascii[i] = (char *)senv.rcpts[i].addr_ascii;
+	}
+	e.account = sub->acct->name;
+	e.sender = (char *)senv.sender;
+	e.sender_ascii = (char *)senv.sender_ascii;
+	e.rcpts = rcpts;
+	e.rcpts_ascii = ascii;
+	e.nrcpts = senv.nrcpts;
+	e.body = senv.body;
+	e.dsn_notify = (char *)senv.dsn_notify;
+	e.dsn_ret = (char *)senv.dsn_ret;
+	e.dsn_envid = (char *)senv.dsn_envid;
+	e.has_8bit = src.has_8bit;
+	e.header_8bit = src.header_8bit;
+	r = flush_enqueue(sub->acct, &e, &src, why, err);
+	if (r == 0)
+		memcpy(sub->queued, e.id, sizeof(sub->queued));
+	free(rcpts);
+	free(ascii);
+	return r < 0 ? -1 : 1;
 }
 
 static void
@@ -547,6 +444,9 @@ struct job {
 	char *from;       /* the account's from, % expanded and qualified;
 			     NULL when unset or a pattern */
 	char *maildomain; /* qualifies bare names; NULL: none */
+	int input_fd;           /* where the message is read: standard
+				   input, or a --files file */
+	const char *input_name; /* for errors: NULL = "standard input" */
 };
 
 #define MAILNAME_PATH "/etc/mailname"
@@ -727,8 +627,12 @@ job_read_message(struct job *job, struct error *err)
 
 	mopts.dot_ends = !job->opt->to_eof;
 	job->have_msg = 1;
-	if (message_read(&job->msg, STDIN_FILENO, &mopts, err) < 0) {
-		error_prefix(err, "standard input");
+	if (message_read(&job->msg, job->input_fd, &mopts, err) < 0) {
+		char q[QUOTE_MAX];
+
+		error_prefix(err, "%s",
+			job->input_name ? quote(q, job->input_name)
+					: "standard input");
 		return -1;
 	}
 	return 0;
@@ -1064,6 +968,43 @@ out:
 }
 
 /*
+ * After a failed submission: a temporary failure is queued when the
+ * account allows (then the run succeeds: 0); otherwise each refused
+ * recipient is named and -1 returned with err as it was. A queue that
+ * cannot take the message is said first, then err stands.
+ */
+static int
+deliver_failed(struct submission *sub, struct error *err)
+{
+	struct error qerr, why = *err;
+	char q[QUOTE_MAX];
+
+	/* The queue's line names the first refusal, not only the count. */
+	for (size_t i = 0; i < sub->env->rcpts.n; i++)
+		if (sub->rcpts[i].reply && sub->rcpts[i].code >= 400) {
+			error_set(&why, err->cls,
+				"recipient <%s>: server said: %s",
+				quote(q, sub->rcpts[i].addr),
+				sub->rcpts[i].reply);
+			break;
+		}
+	error_clear(&qerr);
+	switch (submission_queue(sub, &why, &qerr)) {
+	case 1:
+		error_clear(err);
+		return 0;
+	case -1:
+		fprintf(stderr, "postie: cannot queue the message: %s\n",
+			qerr.text);
+		break;
+	default:
+		break;
+	}
+	report_refused(sub->rcpts, sub->env->rcpts.n);
+	return -1;
+}
+
+/*
  * Submit sub's acct, env, msg and opt, then name each refused recipient
  * and write the log line. sub->final_code, final_text (the caller frees
  * it) and connect_failed say how it went.
@@ -1080,9 +1021,9 @@ deliver(struct submission *sub, struct error *err)
 		sub->rcpts[i].addr_ascii = env->rcpts_ascii[i];
 	}
 	r = submit(sub, err);
-	if (r < 0)
-		report_refused(sub->rcpts, env->rcpts.n);
 	log_outcome(sub, err);
+	if (r < 0)
+		r = deliver_failed(sub, err);
 	smtp_rcpts_release(sub->rcpts, env->rcpts.n);
 	free(sub->rcpts);
 	sub->rcpts = NULL;
@@ -1204,54 +1145,6 @@ job_prepare(struct job *job, struct error *err)
 	return job_prepare_message(job, err);
 }
 
-static const char *
-tls_mode_name(enum smtp_tls mode)
-{
-	switch (mode) {
-	case SMTP_TLS_NONE:
-		return "no TLS";
-	case SMTP_TLS_IMPLICIT:
-		return "implicit TLS";
-	default:
-		return "STARTTLS";
-	}
-}
-
-/*
- * -S: connect, show what the server says about itself and its
- * certificate (even one that fails the check: that is when a user needs
- * to see it), QUIT. No message, no AUTH. A failed check still exits 69.
- */
-static int
-job_show_server(const struct account *acct, struct error *err)
-{
-	struct smtp_session s;
-	struct setup su;
-	struct buf out;
-	int fd, r = -1;
-
-	buf_init(&out, (size_t)-1);
-	if (setup_session(&su, acct, 1, err) < 0)
-		goto out;
-	buf_printf(&out, "server: %s port %u (%s)\n", su.host, su.port,
-		tls_mode_name(su.params.tls_mode));
-	fd = net_connect(su.host, su.port, acct->timeout, err);
-	if (fd < 0)
-		goto out;
-	r = smtp_serverinfo(&s, fd, &su.params, &out, err);
-	smtp_quit(&s);
-	smtp_close(&s);
-out:
-	fwrite(out.data, 1, out.len, stdout);
-	if (fflush(stdout) != 0 && r == 0) {
-		error_set(err, ERR_IO, "standard output: write error");
-		r = -1;
-	}
-	buf_release(&out);
-	setup_release(&su);
-	return r;
-}
-
 /*
  * -bv: the recipients as a message would be sent to them (aliases,
  * maildomain, -t's header recipients, IDNA checked), one a line on
@@ -1293,6 +1186,7 @@ job_start(struct job *job, const struct options *opt, struct error *err)
 {
 	memset(job, 0, sizeof(*job));
 	job->opt = opt;
+	job->input_fd = STDIN_FILENO;
 	address_list_init(&job->env.rcpts);
 	if (envelope_options(&job->env, opt, err) < 0)
 		return -1;
@@ -1322,6 +1216,157 @@ out:
 	return r;
 }
 
+/* --files: one account's session, opened at its first message. */
+struct files_session {
+	const struct account *acct;
+	struct session s;
+	struct error failed; /* why it could not be had (cls ERR_NONE: it
+				was); the account's later files fail so too */
+	int sent;            /* a message went through it: drain the queue */
+};
+
+struct files_run {
+	struct files_session **v; /* each on its own: a session holds
+				     pointers into itself */
+	size_t n;
+	struct error worst; /* the first permanent failure, else the first */
+	size_t nfailed;
+};
+
+/*
+ * The session for acct: the one this run has (opened again, once, when
+ * the server ended it), or a new one. NULL when it cannot be had; *why
+ * then says why for the message.
+ */
+static struct files_session *
+files_session(struct files_run *run, const struct account *acct)
+{
+	struct files_session *fs = NULL;
+
+	for (size_t i = 0; i < run->n && !fs; i++)
+		if (run->v[i]->acct == acct)
+			fs = run->v[i];
+	if (fs && fs->failed.cls == ERR_NONE && smtp_ready(&fs->s.smtp))
+		return fs;
+	if (fs && fs->failed.cls != ERR_NONE)
+		return fs;
+	if (fs) {
+		session_end(&fs->s);
+	} else {
+		run->v = xreallocarray(run->v, run->n + 1, sizeof(*run->v));
+		fs = xcalloc(1, sizeof(*fs));
+		run->v[run->n++] = fs;
+		fs->acct = acct;
+	}
+	error_clear(&fs->failed);
+	if (session_start(&fs->s, acct, &fs->failed) < 0 &&
+		fs->failed.cls == ERR_NONE)
+		error_set(&fs->failed, ERR_SOFTWARE, "session failed");
+	return fs;
+}
+
+static void
+files_note(struct files_run *run, const char *path, const struct error *err)
+{
+	char q[QUOTE_MAX];
+
+	fprintf(stderr, "postie: %s: %s\n", quote(q, path), err->text);
+	run->nfailed++;
+	if (run->worst.cls == ERR_NONE ||
+		(run->worst.cls == ERR_TEMP && err->cls != ERR_TEMP))
+		run->worst = *err;
+}
+
+/* One file: read, made ready as -t makes a message, sent or queued. */
+static int
+files_one(struct job *job, struct files_run *run, const char *path,
+	struct error *err)
+{
+	struct submission sub = {0};
+	struct files_session *fs;
+	int fd, r;
+
+	job_forget_message(job);
+	if (envelope_options(&job->env, job->opt, err) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		error_set(err, ERR_NOINPUT, "%s", strerror(errno));
+		return -1;
+	}
+	job->input_fd = fd;
+	job->input_name = path;
+	r = job_read_message(job, err);
+	close(fd);
+	job->input_fd = -1;
+	if (r < 0 || job_choose(job, err) < 0 || job_prepare(job, err) < 0)
+		return -1;
+	fs = files_session(run, job->acct);
+	sub.acct = job->acct;
+	sub.env = &job->env;
+	sub.msg = &job->msg;
+	sub.opt = job->opt;
+	sub.session = &fs->s;
+	sub.session_failed = fs->failed.cls != ERR_NONE ? &fs->failed : NULL;
+	r = deliver(&sub, err);
+	fs->sent |= r == 0 && !sub.queued[0];
+	free(sub.final_text);
+	return r;
+}
+
+int
+job_send_files(const struct options *opt, struct error *err)
+{
+	struct files_run run = {0};
+	struct options fo = *opt;
+	struct job job;
+	int r = -1;
+
+	/* Each file is one whole message, its recipients in its header. */
+	fo.read_headers = 1;
+	fo.to_eof = 1;
+	fo.rcpts = NULL;
+	fo.nrcpts = 0;
+	error_clear(&run.worst);
+	if (opt->nrcpts == 0) {
+		error_set(err, ERR_USAGE, "--files: no files given");
+		return -1;
+	}
+	memset(&job, 0, sizeof(job));
+	job.opt = &fo;
+	address_list_init(&job.env.rcpts);
+	if (config_load(&job.cfg, fo.config, err) < 0)
+		goto out;
+	job.have_cfg = 1;
+	for (int i = 0; i < opt->nrcpts; i++) {
+		struct error ferr;
+
+		error_clear(&ferr);
+		if (files_one(&job, &run, opt->rcpts[i], &ferr) < 0)
+			files_note(&run, opt->rcpts[i], &ferr);
+	}
+	for (size_t i = 0; i < run.n; i++) {
+		struct files_session *fs = run.v[i];
+
+		if (fs->sent && fs->failed.cls == ERR_NONE &&
+			smtp_ready(&fs->s.smtp))
+			flush_drain(&fs->s);
+		session_end(&fs->s);
+		free(fs);
+	}
+	r = 0;
+	if (run.nfailed > 0) {
+		error_set(err, run.worst.cls,
+			"--files: %zu of %d messages failed", run.nfailed,
+			opt->nrcpts);
+		r = -1;
+	}
+out:
+	free(run.v);
+	job_release(&job);
+	return r;
+}
+
 int
 job_verify(const struct options *opt, struct error *err)
 {
@@ -1334,14 +1379,28 @@ job_verify(const struct options *opt, struct error *err)
 	return r;
 }
 
+/*
+ * -S: what the server says about itself and its certificate, shown even
+ * when the check fails (that is when a user needs to see it); the failed
+ * check still exits 69.
+ */
 int
 job_serverinfo(const struct options *opt, struct error *err)
 {
 	struct job job;
+	struct buf out;
 	int r = -1;
 
-	if (job_start(&job, opt, err) == 0)
-		r = job_show_server(job.acct, err);
+	buf_init(&out, (size_t)-1);
+	if (job_start(&job, opt, err) == 0) {
+		r = session_serverinfo(job.acct, &out, err);
+		fwrite(out.data, 1, out.len, stdout);
+		if (fflush(stdout) != 0 && r == 0) {
+			error_set(err, ERR_IO, "standard output: write error");
+			r = -1;
+		}
+	}
+	buf_release(&out);
 	job_release(&job);
 	return r;
 }
@@ -1440,6 +1499,15 @@ static void
 bs_reply(struct server_reply *out, int r, const struct submission *sub,
 	const struct error *err)
 {
+	if (r == 0 && sub->queued[0]) {
+		/* Kept for later: the caller may forget it, as after any
+		   250 (postie -q or the next message sends it). */
+		out->code = 250;
+		snprintf(out->enhanced, sizeof(out->enhanced), "2.0.0");
+		snprintf(out->text, sizeof(out->text),
+			"postie: queued as %s for a later attempt", sub->queued);
+		return;
+	}
 	if (r == 0) {
 		bs_reply_text(out, sub->final_text);
 		out->code = 250;
@@ -1513,6 +1581,7 @@ job_smtp(const struct options *opt, struct error *err)
 	int r = -1;
 
 	memset(&job, 0, sizeof(job));
+	job.input_fd = -1;
 	/* Standard input is the SMTP session: nothing reads it ahead. */
 	co.read_envelope_from = 0;
 	co.read_headers = 0;

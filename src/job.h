@@ -24,8 +24,10 @@
 enum mode {
 	MODE_DELIVER,    /* -bm, the default: send the message */
 	MODE_VERIFY,     /* -bv: print the recipients, send nothing */
-	MODE_QUEUE_LIST, /* -bp, mailq: there is no queue yet */
-	MODE_QUEUE_RUN,  /* -q...: nothing to run */
+	MODE_QUEUE_LIST, /* -bp, mailq: list the queue */
+	MODE_QUEUE_RUN,  /* -q...: send what is queued */
+	MODE_QUEUE_DELETE, /* --queue-delete ID */
+	MODE_QUEUE_RETRY,  /* --queue-retry ID */
 	MODE_NEWALIASES, /* -bi, newaliases: aliases are read directly */
 	MODE_SMTP,       /* -bs: SMTP on standard input and output */
 };
@@ -46,8 +48,13 @@ struct options {
 	const char *account;    /* -a */
 	int serverinfo;         /* -S, --serverinfo */
 	int read_envelope_from; /* --read-envelope-from */
+	int queue;              /* 1 --queue, -1 --no-queue, 0 the account's */
+	int files;              /* --files: the operands are message files */
+	const char *queue_id;   /* -qI, or --queue-delete / --queue-retry's ID */
+	const char *queue_rcpt; /* -qR */
+	const char *queue_sender; /* -qS */
 	int help, version;
-	char **rcpts; /* operands */
+	char **rcpts; /* operands: recipients, or files with --files */
 	int nrcpts;
 };
 /*
@@ -60,6 +67,16 @@ struct options {
  * whatever the session sets (ERR_TEMP, ERR_AUTH, ERR_NOHOST, ...).
  */
 int job_send(const struct options *opt, struct error *err);
+
+/*
+ * --files: each operand is a message file, sent as its own message with
+ * the envelope -t gives (recipients from its To:, Cc:, Bcc:; -f for every
+ * file when given), all of one account's through one session. A file
+ * that fails is named on stderr ("postie: FILE: reason") and the others
+ * still go; temporary failures are queued as job_send's are. -1 with the
+ * worst failure in err (a permanent one before a temporary one).
+ */
+int job_send_files(const struct options *opt, struct error *err);
 
 /*
  * -bv: the recipients as a message would be sent to them (aliases,

@@ -15,6 +15,7 @@
 #include <sysexits.h>
 
 #include "config.h"
+#include "flush.h"
 #include "job.h"
 #include "log.h"
 #include "smtp.h"
@@ -154,7 +155,7 @@ static const struct mode_flag modes[] = {
 	{"-bm", MODE_DELIVER, NULL, "deliver the message (the default)"},
 	{"-bv", MODE_VERIFY, NULL,
 		"print the recipients after aliases; send nothing"},
-	{"-bp", MODE_QUEUE_LIST, NULL, "list the queue (mailq): empty"},
+	{"-bp", MODE_QUEUE_LIST, NULL, "list the queue (mailq)"},
 	{"-bi", MODE_NEWALIASES, NULL,
 		"rebuild aliases (newaliases): nothing to do"},
 	{"-bs", MODE_SMTP, NULL,
@@ -203,15 +204,31 @@ flag_I(struct options *o, const char *arg, struct error *err)
 	return 0;
 }
 
-/* -q, -qINTERVAL, -qRsite, -qIid...: a queue run. postie keeps no queue
-   (every message goes when it is submitted), so as Postfix's sendmail -q
-   with nothing queued, it succeeds without reading its input. */
+/*
+ * -q: a queue run, now. -qI, -qR and -qS select by id, recipient and
+ * sender (substrings), as sendmail's do; anything else after -q (an
+ * interval, "f" for foreground) asks a daemon to run periodically, which
+ * postie is not: it runs once (contrib/ has a timer for that).
+ */
 static int
 flag_q(struct options *o, const char *arg, struct error *err)
 {
-	(void)arg, (void)err;
+	const char **sel = NULL;
+
 	o->mode = MODE_QUEUE_RUN;
 	o->mode_name = "-q";
+	if (arg[0] == 'I')
+		sel = &o->queue_id;
+	else if (arg[0] == 'R')
+		sel = &o->queue_rcpt;
+	else if (arg[0] == 'S')
+		sel = &o->queue_sender;
+	if (sel && arg[1] == '\0') {
+		error_set(err, ERR_USAGE, "-q%c needs a value", arg[0]);
+		return -1;
+	}
+	if (sel)
+		*sel = arg + 1;
 	return 0;
 }
 
@@ -253,7 +270,8 @@ static const struct flag flags[] = {
 	{'S', FLAG_NONE, OPT(serverinfo),
 		"show the server: greeting, capabilities, TLS certificate"},
 	{'b', FLAG_ARG, flag_b, 0, "mode: m, v, p, i (see the modes below)"},
-	{'q', FLAG_GLUED, flag_q, 0, "queue run: no queue, exits 0"},
+	{'q', FLAG_GLUED, flag_q, 0,
+		"send the queue now (-qIid, -qRrcpt, -qSsender select)"},
 	{'I', FLAG_NONE, flag_I, 0, "same as -bi (newaliases)"},
 	{'d', FLAG_GLUED, flag_d, 0, "debug: prints the version"},
 	{'o', FLAG_ARG, flag_o, 0, "-oi as -i; other -o options ignored"},
@@ -294,54 +312,126 @@ flag_find(char letter)
 }
 
 static void
-long_help(struct options *o)
+long_help(struct options *o, const char *v)
 {
+	(void)v;
 	o->help = 1;
 }
 
 static void
-long_version(struct options *o)
+long_version(struct options *o, const char *v)
 {
+	(void)v;
 	o->version = 1;
 }
 
 static void
-long_serverinfo(struct options *o)
+long_serverinfo(struct options *o, const char *v)
 {
+	(void)v;
 	o->serverinfo = 1;
 }
 
 static void
-long_read_envelope_from(struct options *o)
+long_read_envelope_from(struct options *o, const char *v)
 {
+	(void)v;
 	o->read_envelope_from = 1;
 }
 
-/* The long options, none with a value; the man page lists the same. */
+static void
+long_queue(struct options *o, const char *v)
+{
+	(void)v;
+	o->queue = 1;
+}
+
+static void
+long_no_queue(struct options *o, const char *v)
+{
+	(void)v;
+	o->queue = -1;
+}
+
+static void
+long_files(struct options *o, const char *v)
+{
+	(void)v;
+	o->files = 1;
+}
+
+static void
+long_queue_delete(struct options *o, const char *v)
+{
+	o->mode = MODE_QUEUE_DELETE;
+	o->mode_name = "--queue-delete";
+	o->queue_id = v;
+}
+
+static void
+long_queue_retry(struct options *o, const char *v)
+{
+	o->mode = MODE_QUEUE_RETRY;
+	o->mode_name = "--queue-retry";
+	o->queue_id = v;
+}
+
+/* The long options; the man page lists the same. A value follows as the
+   next word or after '='. */
 struct long_flag {
 	const char *name;
-	void (*handle)(struct options *o);
+	void (*handle)(struct options *o, const char *value);
+	const char *value; /* its name in --help, NULL: takes none */
 	const char *help;
 };
 
 static const struct long_flag long_flags[] = {
-	{"--read-envelope-from", long_read_envelope_from,
+	{"--read-envelope-from", long_read_envelope_from, NULL,
 		"envelope sender from the From: header (without -f)"},
-	{"--serverinfo", long_serverinfo, "same as -S"},
-	{"--help", long_help, "this text"},
-	{"--version", long_version, "the version"},
+	{"--serverinfo", long_serverinfo, NULL, "same as -S"},
+	{"--files", long_files, NULL,
+		"the operands are message files, sent in one session"},
+	{"--queue", long_queue, NULL,
+		"queue a message that fails for now (the default)"},
+	{"--no-queue", long_no_queue, NULL,
+		"never queue: a temporary failure exits 75"},
+	{"--queue-delete", long_queue_delete, "ID", "delete a queued entry"},
+	{"--queue-retry", long_queue_retry, "ID",
+		"send a queued or failed entry now"},
+	{"--help", long_help, NULL, "this text"},
+	{"--version", long_version, NULL, "the version"},
 };
 
 static int
-options_long(struct options *o, const char *word, struct error *err)
+options_long(struct options *o, int argc, char **argv, int *i,
+	struct error *err)
 {
+	const char *word = argv[*i], *eq = strchr(word, '=');
+	size_t len = eq ? (size_t)(eq - word) : strlen(word);
 	char q[QUOTE_MAX];
 
-	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
-		if (strcmp(word, long_flags[i].name) == 0) {
-			long_flags[i].handle(o);
-			return 0;
+	for (size_t k = 0; k < sizeof(long_flags) / sizeof(long_flags[0]);
+		k++) {
+		const struct long_flag *f = &long_flags[k];
+		const char *value = eq ? eq + 1 : NULL;
+
+		if (strlen(f->name) != len || strncmp(word, f->name, len) != 0)
+			continue;
+		if (!f->value && value) {
+			error_set(err, ERR_USAGE, "option '%s' takes no value",
+				f->name);
+			return -1;
 		}
+		if (f->value && !value && *i + 1 < argc)
+			value = argv[++*i];
+		if (f->value && (!value || !*value)) {
+			error_set(err, ERR_USAGE, "option '%s' needs a value",
+				f->name);
+			return -1;
+		}
+		f->handle(o, value);
+		return 0;
+	}
 	error_set(err, ERR_USAGE, "unknown option '%s' (see postie --help)",
 		quote(q, word));
 	return -1;
@@ -408,7 +498,7 @@ options_parse(struct options *o, int argc, char **argv, struct error *err)
 		if (w[0] != '-' || w[1] == '\0')
 			break;
 		if (w[1] == '-') {
-			if (options_long(o, w, err) < 0)
+			if (options_long(o, argc, argv, &i, err) < 0)
 				return -1;
 			continue;
 		}
@@ -424,14 +514,22 @@ static void
 usage(void)
 {
 	printf("usage: postie [options] [--] [recipient ...]\n"
+	       "       postie [options] --files FILE ...\n"
 	       "Submit the message on standard input to the SMTP server of "
 	       "the chosen account.\n\n");
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		printf("  -%c%-8s %s\n", flags[i].letter,
 			flags[i].arg == FLAG_ARG ? " VALUE" : "",
 			flags[i].help);
-	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]); i++)
-		printf("  %-21s %s\n", long_flags[i].name, long_flags[i].help);
+	for (size_t i = 0; i < sizeof(long_flags) / sizeof(long_flags[0]);
+		i++) {
+		const struct long_flag *f = &long_flags[i];
+		char name[40];
+
+		snprintf(name, sizeof(name), "%s%s%s", f->name,
+			f->value ? " " : "", f->value ? f->value : "");
+		printf("  %-21s %s\n", name, f->help);
+	}
 	printf("\nModes (-bMODE; mailq is -bp, newaliases -bi):\n");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (modes[i].refused)
@@ -478,21 +576,20 @@ run_mode(const struct options *opt, struct error *err)
 			opt->mode_name);
 		return -1;
 	}
+	if (opt->files && (opt->mode != MODE_DELIVER || opt->serverinfo)) {
+		error_set(err, ERR_USAGE, "--files only sends (not with %s)",
+			opt->serverinfo ? "-S" : opt->mode_name);
+		return -1;
+	}
 	switch (opt->mode) {
 	case MODE_QUEUE_LIST:
-		/* The queue (issue 6) does not exist yet: nothing is held. */
-		printf("Mail queue is empty\n");
-		if (fflush(stdout) != 0) {
-			error_set(err, ERR_IO, "standard output: write error");
-			return -1;
-		}
-		return 0;
+		return flush_list(opt, err);
 	case MODE_QUEUE_RUN:
-		if (log_verbose() > 0)
-			fprintf(stderr, "postie: -q: nothing to do: postie "
-					"keeps no queue; each message is sent "
-					"when it is submitted\n");
-		return 0;
+		return flush_run(opt, err);
+	case MODE_QUEUE_DELETE:
+		return flush_delete(opt, err);
+	case MODE_QUEUE_RETRY:
+		return flush_retry(opt, err);
 	case MODE_NEWALIASES:
 		if (log_verbose() > 0)
 			fprintf(stderr, "postie: newaliases: nothing to do: "
@@ -507,6 +604,8 @@ run_mode(const struct options *opt, struct error *err)
 			return job_serverinfo(opt, err);
 		if (opt->mode == MODE_VERIFY)
 			return job_verify(opt, err);
+		if (opt->files)
+			return job_send_files(opt, err);
 		return job_send(opt, err);
 	}
 }

@@ -1003,6 +1003,12 @@ smtp_reset(struct smtp_session *s)
 		smtp_set_state(s, SMTP_ST_READY);
 }
 
+int
+smtp_ready(const struct smtp_session *s)
+{
+	return s->state == SMTP_ST_READY;
+}
+
 void
 smtp_quit(struct smtp_session *s)
 {

@@ -199,6 +199,13 @@ int smtp_serverinfo(struct smtp_session *s, int fd, const struct smtp_params *p,
 int smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	const struct smtp_source *src, struct error *err);
 
+/*
+ * Whether the session can take another transaction now: open, and not
+ * ended by what happened since (421, timeout, hang-up, protocol error,
+ * data cut off). A refused message leaves it ready.
+ */
+int smtp_ready(const struct smtp_session *s);
+
 /* QUIT and wait up to 5 s (or the timeout, if shorter) for its reply;
    best effort, errors ignored; nothing when the session is unusable. */
 void smtp_quit(struct smtp_session *s);
