@@ -64,6 +64,8 @@ set_from_header off
 set_date_header off
 set_msgid_header off
 set_to_header off
+# Exit codes are what these checks prove; the queue has its own section.
+queue off
 EOF
 chmod 600 "$CONFIG"
 
@@ -377,6 +379,49 @@ fi
 check_delivery cron "$cron_marker" admin@example.org "$WORK/cron.msg" \
 	admin@example.org
 
+# --- the queue: kept while Postfix is out of reach, sent by -q ------------
+# The same account, first pointed at a port nothing listens on: queued
+# (exit 0, one line); then postie -q with the real config delivers each
+# queued message exactly once and leaves postie's queue empty.
+DOWN=$WORK/down.conf
+sed -e "s/^port .*/port $(free_ports 1)/" -e 's/^queue off$/queue on/' \
+	"$CONFIG" >"$DOWN"
+chmod 600 "$DOWN"
+for name in queued-a queued-b; do
+	printf 'From: sender@client.test\nTo: %s@example.org\nSubject: kept\nMessage-ID: <%s@client.test>\n\nWaited for the relay.\n' \
+		"$name" "$name" >"$WORK/$name.msg"
+	HOME=$T/home timeout 20 "$POSTIE" -C "$DOWN" -i -f sender@client.test \
+		"$name@example.org" <"$WORK/$name.msg" >/dev/null 2>"$WORK/$name.err"
+	RC=$?
+	check_exit "$name: relay down, queued" 0
+	if grep -Eq "^postie: queued as [0-9a-f]{16}: cannot connect" \
+		"$WORK/$name.err" && [ "$(wc -l <"$WORK/$name.err")" = 1 ]; then
+		pass "$name: one stderr line names the queue id and the reason"
+	else
+		fail "$name: one stderr line names the queue id and the reason"
+		show_stderr "$name"
+	fi
+done
+HOME=$T/home "$POSTIE" -C "$CONFIG" -bp >"$WORK/mailq.out" 2>&1
+if grep -q '^2 queued, 0 failed$' "$WORK/mailq.out" &&
+	grep -q 'last error: cannot connect' "$WORK/mailq.out"; then
+	pass "mailq lists both with the reason"
+else
+	fail "mailq lists both with the reason:"
+	sed 's/^/    /' "$WORK/mailq.out"
+fi
+run_postie queue-run /dev/null -q
+check_exit "postie -q" 0
+check_delivery queued-a "<queued-a@client.test>" sender@client.test \
+	"$WORK/queued-a.msg" queued-a@example.org
+check_delivery queued-b "<queued-b@client.test>" sender@client.test \
+	"$WORK/queued-b.msg" queued-b@example.org
+if [ "$(HOME=$T/home "$POSTIE" -C "$CONFIG" -bp 2>&1)" = "Mail queue is empty" ]; then
+	pass "postie's queue is empty after -q"
+else
+	fail "postie's queue is empty after -q"
+fi
+
 # --- afterwards: nothing else delivered, nothing left queued --------------
 # The refused messages went first; anything they left would have been
 # delivered before the later ones.
@@ -387,12 +432,13 @@ for name in refused-reject refused-tempfail eai-refused; do
 		pass "$name: nothing delivered"
 	fi
 done
-# 2 + 5 + 1 + 1 + 1 + 1 + 1 recipients above, each delivered once,
-# nothing else.
+# 2 + 5 + 1 + 1 + 1 + 1 + 1 + 2 (queued) recipients above, each delivered
+# once, nothing else.
 n=$(cat "$OUT"/*.env 2>/dev/null | grep -c '^rcpt=')
 others=$(grep -L -e '<plain@' -e '<bcc@' -e '<8bit@' -e '<null@' \
-	-e '<eai@' -e '<idn@' -e "$cron_marker" "$OUT"/*.msg 2>/dev/null)
-if [ "$n" = 12 ] && [ -z "$others" ]; then
+	-e '<eai@' -e '<idn@' -e "$cron_marker" -e '<queued-' \
+	"$OUT"/*.msg 2>/dev/null)
+if [ "$n" = 14 ] && [ -z "$others" ]; then
 	pass "no other deliveries (bounces, duplicates)"
 else
 	fail "no other deliveries: $n recipient deliveries, others: $others"

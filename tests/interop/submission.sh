@@ -123,7 +123,7 @@ write_config() {
 		printf '%s\n' "account default" "domain client.test" "timeout 10" \
 			"set_from_header off" "set_date_header off" \
 			"set_msgid_header off" "set_to_header off" \
-			"user $USER_NAME"
+			"queue off" "user $USER_NAME"
 		printf '%s\n' "$@"
 	} >"$CONFIG"
 	chmod 600 "$CONFIG"
