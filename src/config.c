@@ -212,7 +212,7 @@ static int
 config_type_is_str(enum config_type t)
 {
 	return t != TYPE_PORT && t != TYPE_TIMEOUT && t != TYPE_DURATION &&
-		!config_type_is_int(t);
+	       !config_type_is_int(t);
 }
 
 /* Free a string field; secrets are wiped first so no copy lingers. */

@@ -131,7 +131,7 @@ struct account {
 				    default ($XDG_STATE_HOME/postie/queue);
 				    %U is the caller's to expand */
 	unsigned queue_lifetime; /* seconds; CONFIG_LIFETIME_DEFAULT */
-	unsigned long long set; /* CONFIG_xxx bits given for this account */
+	unsigned long long set;  /* CONFIG_xxx bits given for this account */
 	char *file; /* where the account was defined, for messages */
 	unsigned line;
 };

@@ -164,8 +164,7 @@ struct flush_run {
 	size_t nfresh;
 };
 
-static void
-flush_say(const struct flush_run *run, const char *fmt, ...)
+static void flush_say(const struct flush_run *run, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void
@@ -319,8 +318,8 @@ flush_bounce(struct flush_run *run, const struct session *s,
 	be.header_8bit = src.header_8bit;
 	if (queue_add((struct queue *)q, &be, &src, err) < 0)
 		goto out;
-	run->fresh = xreallocarray(run->fresh, run->nfresh + 1,
-		sizeof(*run->fresh));
+	run->fresh =
+		xreallocarray(run->fresh, run->nfresh + 1, sizeof(*run->fresh));
 	run->fresh[run->nfresh++] = xstrdup(be.id);
 	r = 0;
 out:
@@ -348,7 +347,7 @@ flush_give_up(struct flush_run *run, const struct session *s,
 	if (e->sender[0])
 		to = xstrdup(e->sender); /* e is released by the move */
 	if (to && flush_bounce(run, s, q, e, replies, reason, expired, &err) <
-			0) {
+			  0) {
 		flush_say(run, "%s: cannot queue the report to <%s>: %s", id,
 			quote(qs, to), err.text);
 		free(to);
@@ -394,7 +393,7 @@ static int
 flush_permanent(const struct error *err)
 {
 	return err->cls == ERR_RCPT || err->cls == ERR_UNAVAILABLE ||
-		err->cls == ERR_DATA || err->cls == ERR_USAGE;
+	       err->cls == ERR_DATA || err->cls == ERR_USAGE;
 }
 
 /* The entry's envelope for smtp_send; rcpts is calloc'ed by the caller. */
@@ -420,7 +419,8 @@ flush_envelope(const struct queue_entry *e, struct smtp_envelope *env,
 /* Leave e in the queue after a temporary failure, with the attempt
    recorded; e is unlocked after. */
 static void
-flush_keep(struct flush_run *run, struct queue_entry *e, const struct error *why)
+flush_keep(
+	struct flush_run *run, struct queue_entry *e, const struct error *why)
 {
 	struct error err;
 
@@ -442,18 +442,14 @@ flush_keep(struct flush_run *run, struct queue_entry *e, const struct error *why
 /* A refusal of recipients is told by the first one refused, in the
    server's words, not only by the count. */
 static void
-flush_first_refusal(
-	struct error *err, const struct smtp_rcpt *rcpts, size_t n)
+flush_first_refusal(struct error *err, const struct smtp_rcpt *rcpts, size_t n)
 {
+	const struct smtp_rcpt *r = smtp_first_refused(rcpts, n);
 	char q[QUOTE_MAX];
 
-	for (size_t i = 0; i < n; i++)
-		if (rcpts[i].reply && rcpts[i].code >= 400) {
-			error_set(err, err->cls,
-				"recipient <%s>: server said: %s",
-				quote(q, rcpts[i].addr), rcpts[i].reply);
-			return;
-		}
+	if (r)
+		error_set(err, err->cls, "recipient <%s>: server said: %s",
+			quote(q, r->addr), r->reply);
 }
 
 /* Send one locked entry through s; e is unlocked after. */
@@ -642,10 +638,12 @@ flush_find_account(const struct config *cfg, const char *name)
 
 /* Whether an entry before v[i] that sel takes has v[i]'s account. */
 static int
-flush_seen(const struct queue_entry *v, size_t i, const struct queue_select *sel)
+flush_seen(
+	const struct queue_entry *v, size_t i, const struct queue_select *sel)
 {
 	for (size_t j = 0; j < i; j++)
-		if (!v[j].unreadable && strcmp(v[j].account, v[i].account) == 0 &&
+		if (!v[j].unreadable &&
+			strcmp(v[j].account, v[i].account) == 0 &&
 			queue_match(&v[j], sel))
 			return 1;
 	return 0;
@@ -761,8 +759,8 @@ flush_start(const struct options *opt, struct config *cfg, int need_cfg,
 int
 flush_run(const struct options *opt, struct error *err)
 {
-	struct queue_select sel = {opt->queue_id, opt->queue_rcpt,
-		opt->queue_sender};
+	struct queue_select sel = {
+		opt->queue_id, opt->queue_rcpt, opt->queue_sender};
 	struct flush_run run = {0};
 	struct config cfg;
 	struct queue q;

@@ -339,8 +339,8 @@ submit(struct submission *sub, struct error *err)
  * has been said).
  */
 static int
-submission_queue(struct submission *sub, const struct error *why,
-	struct error *err)
+submission_queue(
+	struct submission *sub, const struct error *why, struct error *err)
 {
 	struct queue_entry e = {0};
 	struct smtp_envelope senv;
@@ -441,9 +441,9 @@ struct job {
 	struct message msg;
 	struct envelope env;
 	int have_cfg, have_msg, have_aliases;
-	char *from;       /* the account's from, % expanded and qualified;
-			     NULL when unset or a pattern */
-	char *maildomain; /* qualifies bare names; NULL: none */
+	char *from;             /* the account's from, % expanded and qualified;
+				   NULL when unset or a pattern */
+	char *maildomain;       /* qualifies bare names; NULL: none */
 	int input_fd;           /* where the message is read: standard
 				   input, or a --files file */
 	const char *input_name; /* for errors: NULL = "standard input" */
@@ -976,18 +976,15 @@ out:
 static int
 deliver_failed(struct submission *sub, struct error *err)
 {
+	const struct smtp_rcpt *refused =
+		smtp_first_refused(sub->rcpts, sub->env->rcpts.n);
 	struct error qerr, why = *err;
 	char q[QUOTE_MAX];
 
 	/* The queue's line names the first refusal, not only the count. */
-	for (size_t i = 0; i < sub->env->rcpts.n; i++)
-		if (sub->rcpts[i].reply && sub->rcpts[i].code >= 400) {
-			error_set(&why, err->cls,
-				"recipient <%s>: server said: %s",
-				quote(q, sub->rcpts[i].addr),
-				sub->rcpts[i].reply);
-			break;
-		}
+	if (refused)
+		error_set(&why, err->cls, "recipient <%s>: server said: %s",
+			quote(q, refused->addr), refused->reply);
 	error_clear(&qerr);
 	switch (submission_queue(sub, &why, &qerr)) {
 	case 1:
@@ -1505,7 +1502,8 @@ bs_reply(struct server_reply *out, int r, const struct submission *sub,
 		out->code = 250;
 		snprintf(out->enhanced, sizeof(out->enhanced), "2.0.0");
 		snprintf(out->text, sizeof(out->text),
-			"postie: queued as %s for a later attempt", sub->queued);
+			"postie: queued as %s for a later attempt",
+			sub->queued);
 		return;
 	}
 	if (r == 0) {

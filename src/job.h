@@ -22,14 +22,14 @@
  * configuration.
  */
 enum mode {
-	MODE_DELIVER,    /* -bm, the default: send the message */
-	MODE_VERIFY,     /* -bv: print the recipients, send nothing */
-	MODE_QUEUE_LIST, /* -bp, mailq: list the queue */
-	MODE_QUEUE_RUN,  /* -q...: send what is queued */
+	MODE_DELIVER,      /* -bm, the default: send the message */
+	MODE_VERIFY,       /* -bv: print the recipients, send nothing */
+	MODE_QUEUE_LIST,   /* -bp, mailq: list the queue */
+	MODE_QUEUE_RUN,    /* -q...: send what is queued */
 	MODE_QUEUE_DELETE, /* --queue-delete ID */
 	MODE_QUEUE_RETRY,  /* --queue-retry ID */
-	MODE_NEWALIASES, /* -bi, newaliases: aliases are read directly */
-	MODE_SMTP,       /* -bs: SMTP on standard input and output */
+	MODE_NEWALIASES,   /* -bi, newaliases: aliases are read directly */
+	MODE_SMTP,         /* -bs: SMTP on standard input and output */
 };
 
 struct options {
@@ -50,8 +50,8 @@ struct options {
 	int read_envelope_from; /* --read-envelope-from */
 	int queue;              /* 1 --queue, -1 --no-queue, 0 the account's */
 	int files;              /* --files: the operands are message files */
-	const char *queue_id;   /* -qI, or --queue-delete / --queue-retry's ID */
-	const char *queue_rcpt; /* -qR */
+	const char *queue_id; /* -qI, or --queue-delete / --queue-retry's ID */
+	const char *queue_rcpt;   /* -qR */
 	const char *queue_sender; /* -qS */
 	int help, version;
 	char **rcpts; /* operands: recipients, or files with --files */

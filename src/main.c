@@ -403,8 +403,8 @@ static const struct long_flag long_flags[] = {
 };
 
 static int
-options_long(struct options *o, int argc, char **argv, int *i,
-	struct error *err)
+options_long(
+	struct options *o, int argc, char **argv, int *i, struct error *err)
 {
 	const char *word = argv[*i], *eq = strchr(word, '=');
 	size_t len = eq ? (size_t)(eq - word) : strlen(word);

@@ -43,12 +43,12 @@ struct queue {
 
 struct queue_entry {
 	char id[QUEUE_ID_LEN + 1];
-	int failed;    /* 1: in failed/ */
-	char *account; /* the account it goes through */
-	char *sender;  /* "" = the null sender <> */
-	char *sender_ascii;  /* NULL = sender */
-	char **rcpts;        /* nrcpts recipients, as given */
-	char **rcpts_ascii;  /* each NULL = rcpts[i] */
+	int failed;         /* 1: in failed/ */
+	char *account;      /* the account it goes through */
+	char *sender;       /* "" = the null sender <> */
+	char *sender_ascii; /* NULL = sender */
+	char **rcpts;       /* nrcpts recipients, as given */
+	char **rcpts_ascii; /* each NULL = rcpts[i] */
 	size_t nrcpts;
 	enum smtp_body body;
 	char *dsn_notify; /* NULL = none */
@@ -139,8 +139,8 @@ struct queue_reader {
 	int at_line_start;
 	char pending; /* a '.' owed before the next byte, or 0 */
 };
-void queue_source(struct queue_entry *e, struct queue_reader *r,
-	struct smtp_source *src);
+void queue_source(
+	struct queue_entry *e, struct queue_reader *r, struct smtp_source *src);
 
 /*
  * The message's header section of a locked entry as stored (CRLF lines,
@@ -155,13 +155,13 @@ int queue_read_header(const struct queue_entry *e, struct buf *out, size_t max,
  * (text escaped and cut to QUEUE_ERROR_MAX), appended and fsync()ed;
  * e->attempts, last_attempt, last_error follow. ERR_IO on failure.
  */
-int queue_note_attempt(struct queue_entry *e, time_t when, const char *why,
-	struct error *err);
+int queue_note_attempt(
+	struct queue_entry *e, time_t when, const char *why, struct error *err);
 
 /* Delivered: remove the locked entry (then fsync the directory) and
    unlock it. ERR_OS on failure (the entry is then unlocked but stays). */
-int queue_remove(const struct queue *q, struct queue_entry *e,
-	struct error *err);
+int queue_remove(
+	const struct queue *q, struct queue_entry *e, struct error *err);
 
 /*
  * Given up: record why (as queue_note_attempt), move the locked entry to

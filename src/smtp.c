@@ -1039,6 +1039,15 @@ smtp_close(struct smtp_session *s)
 	s->state = SMTP_ST_DEAD;
 }
 
+const struct smtp_rcpt *
+smtp_first_refused(const struct smtp_rcpt *rcpts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rcpts[i].reply && rcpts[i].code >= 400)
+			return &rcpts[i];
+	return NULL;
+}
+
 void
 smtp_rcpts_release(struct smtp_rcpt *rcpts, size_t n)
 {

@@ -212,6 +212,11 @@ void smtp_quit(struct smtp_session *s);
 /* End TLS (close_notify), close the socket, free everything. */
 void smtp_close(struct smtp_session *s);
 
+/* The first recipient smtp_send left refused (code >= 400, its reply
+   kept), or NULL: what a one-line report of a refusal names. */
+const struct smtp_rcpt *smtp_first_refused(
+	const struct smtp_rcpt *rcpts, size_t n);
+
 /* Free the reply strings smtp_send left in rcpts. */
 void smtp_rcpts_release(struct smtp_rcpt *rcpts, size_t n);
 

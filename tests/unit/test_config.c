@@ -580,8 +580,8 @@ test_repair_values(void)
 static void
 test_queue_keys(void)
 {
-	static const char *const bad[] = {"0", "5x", "d", "366d", "-1",
-		"1.5h", "99999999999999999999", "53w"};
+	static const char *const bad[] = {"0", "5x", "d", "366d", "-1", "1.5h",
+		"99999999999999999999", "53w"};
 	struct config cfg;
 	struct error err;
 	const struct account *a;
