@@ -30,6 +30,7 @@
 #endif
 
 #define CONFIG_TIMEOUT_MAX 86400
+#define CONFIG_NONE_FOUND  "no configuration file found"
 #define CONFIG_QUOTE_MAX   64
 
 /* How a key's value is checked and stored. */
@@ -1351,12 +1352,18 @@ config_load_first(struct config *cfg, char *const *paths, size_t npaths,
 	buf_init(&looked, ERROR_TEXT_MAX);
 	for (i = 0; i < npaths; i++)
 		buf_printf(&looked, "%s%s", i ? ", " : "", paths[i]);
-	error_set(err, ERR_CONFIG,
-		"no configuration file found (looked in "
-		"%s); use -C FILE",
-		looked.data);
+	error_set(err, ERR_CONFIG, "%s (looked in %s); use -C FILE",
+		CONFIG_NONE_FOUND, looked.data);
 	buf_release(&looked);
 	return -1;
+}
+
+int
+config_none_found(const struct error *err)
+{
+	return err->cls == ERR_CONFIG &&
+	       strncmp(err->text, CONFIG_NONE_FOUND,
+		       strlen(CONFIG_NONE_FOUND)) == 0;
 }
 
 static const char *

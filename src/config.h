@@ -191,6 +191,10 @@ size_t config_search_list(char **paths, size_t max, const char *home,
  */
 int config_load_first(struct config *cfg, char *const *paths, size_t npaths,
 	struct error *err);
+/* Whether err is config_load's "no configuration file found": the modes
+   that can do without one (mailq, -q on an empty queue) tell it apart
+   from a file that is there but broken. */
+int config_none_found(const struct error *err);
 /*
  * Parse text as if read from a file named name (for tests). No mode
  * checks. On failure cfg is left empty (config_release is harmless).

@@ -61,8 +61,8 @@ flush_home(void)
 static char *
 flush_expand_dir(const struct account *acct, struct error *err)
 {
+	char qn[QUOTE_MAX], qd[QUOTE_MAX];
 	const char *p, *user;
-	char q[QUOTE_MAX];
 	struct buf b;
 
 	buf_init(&b, (size_t)-1);
@@ -79,7 +79,8 @@ flush_expand_dir(const struct account *acct, struct error *err)
 			error_set(err, ERR_CONFIG,
 				"account '%s': queue_dir '%s': only %%U and "
 				"%%%% may follow a '%%'",
-				quote(q, acct->name), acct->queue_dir);
+				quote(qn, acct->name),
+				quote(qd, acct->queue_dir));
 			buf_release(&b);
 			return NULL;
 		}
@@ -94,8 +95,17 @@ flush_queue_dir(const struct account *acct, struct error *err)
 	const char *xdg = getenv("XDG_STATE_HOME"), *home;
 	struct buf b;
 
-	if (acct && acct->queue_dir)
-		return flush_expand_dir(acct, err);
+	if (acct && acct->queue_dir) {
+		char qn[QUOTE_MAX], qd[QUOTE_MAX];
+
+		/* Relative would mean wherever the caller happens to run. */
+		if (acct->queue_dir[0] == '/')
+			return flush_expand_dir(acct, err);
+		error_set(err, ERR_CONFIG,
+			"account '%s': queue_dir '%s' must be an absolute path",
+			quote(qn, acct->name), quote(qd, acct->queue_dir));
+		return NULL;
+	}
 	buf_init(&b, (size_t)-1);
 	if (xdg && xdg[0] == '/') {
 		buf_printf(&b, "%s/postie/queue", xdg);
@@ -124,8 +134,9 @@ flush_should_queue(
 int
 flush_enqueue(const struct account *acct, struct queue_entry *e,
 	const struct smtp_source *src, const struct error *why,
-	struct error *err)
+	const char *name, struct error *err)
 {
+	char qn[QUOTE_MAX];
 	struct queue q;
 	char *dir;
 	int r;
@@ -145,9 +156,10 @@ flush_enqueue(const struct account *acct, struct queue_entry *e,
 	if (r < 0)
 		return -1;
 	fprintf(stderr,
-		"postie: queued as %s: %s; it will be sent by 'postie -q' "
+		"postie: %s%squeued as %s: %s; it will be sent by 'postie -q' "
 		"or with the next message\n",
-		e->id, why->text);
+		name ? quote(qn, name) : "", name ? ": " : "", e->id,
+		why->text);
 	return 0;
 }
 
@@ -688,6 +700,7 @@ flush_dir(struct flush_run *run, const struct config *cfg,
 				v[i].id, quote(qs, v[i].account), cfg->path);
 			flush_say(run, "%s", err.text);
 			flush_note_bad(run, &err);
+			run->kept += k;
 		} else {
 			flush_account(run, acct, q, ids, k);
 		}
@@ -697,6 +710,30 @@ flush_dir(struct flush_run *run, const struct config *cfg,
 }
 
 /* ---- the modes --------------------------------------------------------- */
+
+/* -q without a configuration file: 0 when dir holds no entry, else the
+   configuration error, naming how many wait. */
+static int
+flush_waiting(const char *dir, struct error *err)
+{
+	struct queue_entry *v;
+	struct queue q;
+	size_t n = 0;
+
+	if (queue_open(&q, dir, 0, err) != 0)
+		return err->cls == ERR_NONE ? 0 : -1;
+	if (queue_list(&q, 0, &v, &n, err) == 0)
+		queue_entries_release(v, n);
+	queue_close(&q);
+	if (n == 0)
+		return err->cls == ERR_NONE ? 0 : -1;
+	error_set(err, ERR_CONFIG,
+		"-q: %zu %s in %s, but there is no configuration file to "
+		"send %s with",
+		n, n == 1 ? "entry waits" : "entries wait", dir,
+		n == 1 ? "it" : "them");
+	return -1;
+}
 
 /*
  * The queue directories to look in: each account's (usually one for all),
@@ -736,24 +773,21 @@ fail:
 	return (size_t)-1;
 }
 
-/* The configuration and the queue directories: -q needs both; the
-   listing and the by-hand modes fall back to the default directory when
-   there is no configuration. */
+/* The configuration and the queue directories; without a configuration
+   file (not with a broken one), the default directory and cfg->path
+   NULL. */
 static size_t
-flush_start(const struct options *opt, struct config *cfg, int need_cfg,
-	char ***dirs, struct error *err)
+flush_start(const struct options *opt, struct config *cfg, char ***dirs,
+	struct error *err)
 {
-	size_t n;
-
 	memset(cfg, 0, sizeof(*cfg));
-	if (config_load(cfg, opt->config, err) < 0) {
-		if (need_cfg)
-			return (size_t)-1;
-		error_clear(err);
-		return flush_dirs(NULL, dirs, err);
-	}
-	n = flush_dirs(cfg, dirs, err);
-	return n;
+	if (config_load(cfg, opt->config, err) == 0)
+		return flush_dirs(cfg, dirs, err);
+	/* A broken file is reported; no file at all is no queue_dir. */
+	if (!config_none_found(err))
+		return (size_t)-1;
+	error_clear(err);
+	return flush_dirs(NULL, dirs, err);
 }
 
 int
@@ -769,10 +803,17 @@ flush_run(const struct options *opt, struct error *err)
 	int r;
 
 	error_clear(&run.bad);
-	n = flush_start(opt, &cfg, 1, &dirs, err);
+	n = flush_start(opt, &cfg, &dirs, err);
 	if (n == (size_t)-1) {
 		config_release(&cfg);
 		return -1;
+	}
+	/* No configuration: an empty queue is nothing to do (a timer for a
+	   user who never set postie up); entries need an account. */
+	if (!cfg.path) {
+		r = flush_waiting(dirs[0], err);
+		flush_free_ids(dirs, n);
+		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		r = queue_open(&q, dirs[i], 0, err);
@@ -796,8 +837,8 @@ flush_run(const struct options *opt, struct error *err)
 	if (run.kept == 0 && run.bad.cls == ERR_NONE)
 		return 0;
 	error_set(err, run.bad.cls != ERR_NONE ? run.bad.cls : ERR_TEMP,
-		"-q: %zu of %zu entries stay in the queue", run.kept,
-		run.tried);
+		"-q: %zu %s in the queue", run.kept,
+		run.kept == 1 ? "entry stays" : "entries stay");
 	return -1;
 }
 
@@ -876,7 +917,7 @@ flush_list(const struct options *opt, struct error *err)
 	char **dirs;
 	int r = 0;
 
-	n = flush_start(opt, &cfg, 0, &dirs, err);
+	n = flush_start(opt, &cfg, &dirs, err);
 	if (n == (size_t)-1) {
 		config_release(&cfg);
 		return -1;
@@ -913,7 +954,7 @@ flush_by_hand(const struct options *opt,
 	size_t n;
 	int r = -1;
 
-	n = flush_start(opt, &cfg, 0, &dirs, err);
+	n = flush_start(opt, &cfg, &dirs, err);
 	if (n == (size_t)-1) {
 		config_release(&cfg);
 		return -1;

@@ -36,12 +36,13 @@ int flush_should_queue(
  * sender, rcpts, ascii forms, body, dsn_*, 8-bit flags) and src's data
  * become an entry with one attempt recorded (why), and stderr gets one
  * line: "postie: queued as ID: WHY; it will be sent by 'postie -q' or
- * with the next message". Returns 0 (the run may succeed), or -1 when
- * the queue cannot take it (err set; the caller reports why as well).
+ * with the next message" ("postie: NAME: queued as ..." when the message
+ * has a name: --files). Returns 0 (the run may succeed), or -1 when the
+ * queue cannot take it (err set; the caller reports why as well).
  */
 int flush_enqueue(const struct account *acct, struct queue_entry *e,
 	const struct smtp_source *src, const struct error *why,
-	struct error *err);
+	const char *name, struct error *err);
 
 /*
  * After a message went through s: send acct's queued entries over the

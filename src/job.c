@@ -274,6 +274,7 @@ struct submission {
 					       could not be had: this message
 					       fails the same way */
 	char queued[QUEUE_ID_LEN + 1]; /* the queue id, when it was queued */
+	const char *name; /* --files: the file, for the lines about it */
 };
 
 /* The envelope smtp_send takes, from sub's (rcpts filled by deliver). */
@@ -371,7 +372,7 @@ submission_queue(
 	e.dsn_envid = (char *)senv.dsn_envid;
 	e.has_8bit = src.has_8bit;
 	e.header_8bit = src.header_8bit;
-	r = flush_enqueue(sub->acct, &e, &src, why, err);
+	r = flush_enqueue(sub->acct, &e, &src, why, sub->name, err);
 	if (r == 0)
 		memcpy(sub->queued, e.id, sizeof(sub->queued));
 	free(rcpts);
@@ -1304,6 +1305,7 @@ files_one(struct job *job, struct files_run *run, const char *path,
 	sub.msg = &job->msg;
 	sub.opt = job->opt;
 	sub.session = &fs->s;
+	sub.name = path;
 	sub.session_failed = fs->failed.cls != ERR_NONE ? &fs->failed : NULL;
 	r = deliver(&sub, err);
 	fs->sent |= r == 0 && !sub.queued[0];

@@ -36,9 +36,9 @@ quote(char *dst, const char *s)
 /*
  * The flag table. Every flag a caller may pass is here: handled, or
  * deliberately ignored because it only tunes a full MTA's behaviour
- * (delivery mode, queueing, error mode) that a submission client does not
- * have. Anything else is refused with EX_USAGE, so a typo never goes
- * unnoticed. The man page lists the same table.
+ * (delivery mode, queueing mode, error mode) in ways that mean nothing
+ * to a submission client. Anything else is refused with EX_USAGE, so a typo
+ * never goes unnoticed. The man page lists the same table.
  */
 enum flag_arg {
 	FLAG_NONE,  /* no argument */
@@ -395,7 +395,8 @@ static const struct long_flag long_flags[] = {
 		"queue a message that fails for now (the default)"},
 	{"--no-queue", long_no_queue, NULL,
 		"never queue: a temporary failure exits 75"},
-	{"--queue-delete", long_queue_delete, "ID", "delete a queued entry"},
+	{"--queue-delete", long_queue_delete, "ID",
+		"delete a queued or failed entry"},
 	{"--queue-retry", long_queue_retry, "ID",
 		"send a queued or failed entry now"},
 	{"--help", long_help, NULL, "this text"},
@@ -537,8 +538,9 @@ usage(void)
 				modes[i].refused);
 		else
 			printf("  %-9s %s\n", modes[i].name, modes[i].help);
-	printf("\nExit status follows <sysexits.h>: 0 sent, 75 try again "
-	       "later, others permanent.\nSee postie(1) and postie.conf(5).\n");
+	printf("\nExit status follows <sysexits.h>: 0 sent (or queued, said on "
+	       "stderr), 75 try\nagain later, others permanent. See postie(1) "
+	       "and postie.conf(5).\n");
 }
 
 /*
