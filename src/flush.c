@@ -482,7 +482,7 @@ flush_send(struct flush_run *run, struct session *s, const struct queue *q,
 	memcpy(id, e->id, sizeof(id));
 	flush_envelope(e, &env, rcpts);
 	queue_source(e, &reader, &src);
-	if (smtp_send(&s->smtp, &env, &src, &err) == 0) {
+	if (smtp_send(&s->smtp, &env, &src, NULL, &err) == 0) {
 		flush_log(s, e, &err);
 		/* Removed before the next command goes out: a crash in
 		   between leaves a copy the server has not seen acknowledged,
@@ -586,6 +586,33 @@ flush_ids(struct flush_run *run, struct session *s, const struct queue *q,
 		flush_ids(run, s, q, fresh, nfresh, why);
 		flush_free_ids(fresh, nfresh);
 	}
+}
+
+int
+flush_has_queued(const struct account *acct)
+{
+	struct queue_entry *v;
+	struct error err;
+	struct queue q;
+	size_t n = 0;
+	char *dir;
+	int found = 0;
+
+	error_clear(&err);
+	dir = flush_queue_dir(acct, &err);
+	if (!dir)
+		return 0;
+	if (queue_open(&q, dir, 0, &err) == 0) {
+		if (queue_list(&q, 0, &v, &n, &err) == 0) {
+			for (size_t i = 0; i < n && !found; i++)
+				found = !v[i].unreadable &&
+					strcmp(v[i].account, acct->name) == 0;
+			queue_entries_release(v, n);
+		}
+		queue_close(&q);
+	}
+	free(dir);
+	return found;
 }
 
 void

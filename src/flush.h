@@ -44,6 +44,10 @@ int flush_enqueue(const struct account *acct, struct queue_entry *e,
 	const struct smtp_source *src, const struct error *why,
 	const char *name, struct error *err);
 
+/* Whether acct has entries waiting (a send then keeps its session open
+   for them instead of sending QUIT with its end of data). */
+int flush_has_queued(const struct account *acct);
+
 /*
  * After a message went through s: send acct's queued entries over the
  * same session (those another process holds are left). Quiet but for -v:

@@ -315,8 +315,14 @@ submit(struct submission *sub, struct error *err)
 	job_source(&src, &reader, sub->msg);
 	if (!sub->session)
 		r = session_start(s, sub->acct, err);
-	if (r == 0)
-		r = smtp_send(&s->smtp, &senv, &src, err);
+	if (r == 0) {
+		/* Alone in its session unless queued mail will follow it:
+		   then QUIT goes with the end of data. */
+		struct smtp_after after = {0};
+
+		after.quit = !sub->session && !flush_has_queued(sub->acct);
+		r = smtp_send(&s->smtp, &senv, &src, &after, err);
+	}
 	sub->connect_failed = s->connect_failed;
 	if (s->have_smtp) {
 		sub->final_code = s->smtp.final_code;

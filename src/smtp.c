@@ -95,11 +95,17 @@ struct smtp_txn {
 	const struct smtp_envelope *env;
 	const struct smtp_source *src;
 	int utf8;        /* MAIL ... SMTPUTF8: addresses go as given */
+	int with_auth;   /* the deferred AUTH leads the group */
+	int with_data;   /* DATA ends the group (PIPELINING, no CHUNKING) */
+	int bdat;        /* CHUNKING: BDAT n LAST, the data undotted */
+	int auth_failed; /* the pipelined AUTH was refused */
 	int mail_failed; /* MAIL refused: RCPT replies are ignored */
-	struct error mail_err;
-	size_t refused;      /* recipients refused ... */
-	size_t refused_perm; /* ... of them with 5xx */
-	int first_code[2];   /* first 4xx, first 5xx refusal code */
+	int data_failed; /* the pipelined DATA was refused */
+	int data_open;   /* DATA got 354: the server waits for data */
+	struct error first_err; /* AUTH's, MAIL's or DATA's refusal */
+	size_t refused;         /* recipients refused ... */
+	size_t refused_perm;    /* ... of them with 5xx */
+	int first_code[2];      /* first 4xx, first 5xx refusal code */
 	char first_enh[2][16];
 };
 
@@ -570,7 +576,8 @@ smtp_on_mail(struct smtp_session *s, struct smtp_txn *t, const char *ctx,
 	if (smtp_dead(s))
 		return -1;
 	t->mail_failed = 1;
-	t->mail_err = *err;
+	if (!t->auth_failed)
+		t->first_err = *err;
 	return 0;
 }
 
@@ -588,7 +595,7 @@ smtp_on_rcpt(struct smtp_session *s, struct smtp_txn *t, size_t i,
 		   and MAIL's refusal stays the reason given. */
 		if (s->reply.code == 421)
 			smtp_set_state(s, SMTP_ST_DEAD);
-		*err = t->mail_err;
+		*err = t->first_err;
 		return smtp_dead(s) ? -1 : 0;
 	}
 	if (smtp_judge(s, 2, ERR_RCPT, ctx, err) < 0 && smtp_dead(s))
@@ -785,21 +792,29 @@ smtp_auth_tls(
 	}
 }
 
+static void
+smtp_sasl_free(struct smtp_session *s)
+{
+	struct smtp_sasl *sasl = s->sasl;
+
+	if (!sasl)
+		return;
+	if (sasl->auth)
+		auth_finish(sasl->auth);
+	smtp_sasl_set_response(sasl, NULL);
+	free(sasl);
+	s->sasl = NULL;
+}
+
 /* The exchange: AUTH (with the initial response when the mechanism has
    one), then one line per 334 until the verdict. */
 static int
 smtp_sasl_run(struct smtp_session *s, struct error *err)
 {
-	struct smtp_sasl *sasl = s->sasl;
-	char ctx[64], *out = NULL;
+	char ctx[64];
 	int r;
 
-	snprintf(ctx, sizeof(ctx), "AUTH %s", sasl->mech);
-	if (auth_has_initial_response(sasl->mech)) {
-		if (auth_step(sasl->auth, NULL, &out, err) < 0)
-			return -1;
-		smtp_sasl_set_response(sasl, out);
-	}
+	snprintf(ctx, sizeof(ctx), "AUTH %s", s->sasl->mech);
 	smtp_enter(s, NULL, SMTP_ST_AUTH, 0);
 	for (;;) {
 		r = smtp_flush(s, ctx, err);
@@ -815,14 +830,30 @@ smtp_sasl_run(struct smtp_session *s, struct error *err)
 	}
 }
 
+/*
+ * RFC 4954 §4: a mechanism whose client side is all in the initial
+ * response (PLAIN, EXTERNAL) may go in a pipelined group with the
+ * commands after it; nothing needs answering in between.
+ */
+static int
+smtp_auth_pipelined(const struct smtp_session *s)
+{
+	const char *m = s->sasl->mech;
+
+	return (s->caps.flags & CAPS_PIPELINING) && s->sasl->response &&
+	       (strcmp(m, "PLAIN") == 0 || strcmp(m, "EXTERNAL") == 0);
+}
+
 /* RFC 4954 after the (last) EHLO: offered, a mechanism both sides
-   have, then the exchange. */
+   have, then the exchange now, or made ready for the first
+   transaction's group (s->sasl stays). */
 static int
 smtp_authenticate(struct smtp_session *s, struct error *err)
 {
 	struct auth_params ap = *s->params->auth;
-	struct smtp_sasl sasl = {0};
+	struct smtp_sasl *sasl;
 	unsigned char *cb;
+	char *out = NULL;
 	int r = -1;
 
 	if (smtp_auth_allowed(s, err) < 0)
@@ -832,16 +863,22 @@ smtp_authenticate(struct smtp_session *s, struct error *err)
 		return -1;
 	}
 	smtp_auth_tls(s, &ap, &cb);
-	sasl.mech = auth_choose(s->caps.auth, &ap, err);
-	if (!sasl.mech || auth_start(&sasl.auth, sasl.mech, &ap, err) < 0)
+	sasl = s->sasl = xcalloc(1, sizeof(*sasl));
+	sasl->mech = auth_choose(s->caps.auth, &ap, err);
+	if (!sasl->mech || auth_start(&sasl->auth, sasl->mech, &ap, err) < 0)
 		goto out;
-	s->sasl = &sasl;
+	if (auth_has_initial_response(sasl->mech)) {
+		if (auth_step(sasl->auth, NULL, &out, err) < 0)
+			goto out;
+		smtp_sasl_set_response(sasl, out);
+	}
+	if (smtp_auth_pipelined(s)) {
+		free(cb);
+		return 0;
+	}
 	r = smtp_sasl_run(s, err);
-	s->sasl = NULL;
 out:
-	if (sasl.auth)
-		auth_finish(sasl.auth);
-	smtp_sasl_set_response(&sasl, NULL);
+	smtp_sasl_free(s);
 	free(cb);
 	return r;
 }
@@ -855,6 +892,7 @@ smtp_session_init(struct smtp_session *s, int fd, const struct smtp_params *p)
 	s->esmtp = 0;
 	s->tls = NULL;
 	s->sasl = NULL;
+	s->pending = NULL;
 	s->authenticated = 0;
 	s->final_code = 0;
 	s->final_text = NULL;
@@ -1017,6 +1055,13 @@ smtp_quit(struct smtp_session *s)
 	if (s->state == SMTP_ST_DEAD || s->state == SMTP_ST_QUIT ||
 		s->state == SMTP_ST_CONNECTED)
 		return;
+	/* A message's commands went out with the last end of data and it
+	   was never sent: the server may be waiting for its data, where a
+	   QUIT would be content. Closing aborts it (RFC 5321 §3.8). */
+	if (s->pending) {
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return;
+	}
 	if (s->io.timeout_ms == 0 || s->io.timeout_ms > SMTP_QUIT_TIMEOUT_MS)
 		s->io.timeout_ms = SMTP_QUIT_TIMEOUT_MS;
 	smtp_command(s, SMTP_ST_QUIT, "QUIT", 0, &ignored);
@@ -1036,6 +1081,9 @@ smtp_close(struct smtp_session *s)
 	reply_release(&s->reply);
 	free(s->final_text);
 	s->final_text = NULL;
+	smtp_sasl_free(s);
+	free(s->pending);
+	s->pending = NULL;
 	s->state = SMTP_ST_DEAD;
 }
 
@@ -1198,9 +1246,8 @@ smtp_check_message(const struct smtp_session *s,
 }
 
 /*
- * Commands first .. first+n-1 of the envelope (0 = MAIL, i = RCPT i-1)
- * in one write, then their replies in order. Bytes after the last reply
- * are an error; between replies they are the next reply (RFC 2920 §3.1).
+ * Without PIPELINING: commands first .. first+n-1 of the envelope (0 =
+ * MAIL, i = RCPT i-1) one at a time, each reply read before the next.
  */
 static int
 smtp_round(struct smtp_session *s, struct smtp_txn *t, size_t first, size_t n,
@@ -1240,26 +1287,155 @@ smtp_refusal_error(const struct smtp_txn *t, struct error *err)
 	memcpy(err->enhanced, t->first_enh[perm], sizeof(err->enhanced));
 }
 
+/*
+ * Queue t's group for one write (RFC 2920): the AUTH smtp_open left for
+ * the first transaction, MAIL, every RCPT, and DATA unless the data goes
+ * by BDAT (RFC 3030), which waits for the envelope's replies.
+ */
+static void
+smtp_group_queue(struct smtp_session *s, struct smtp_txn *t)
+{
+	size_t i;
+
+	t->with_auth = s->sasl != NULL;
+	t->bdat = (s->caps.flags & CAPS_CHUNKING) != 0;
+	t->with_data = !t->bdat;
+	if (t->with_auth) {
+		smtp_enter(s, t, SMTP_ST_AUTH, 0);
+		/* The line is queued; the secret need not wait with it. */
+		smtp_sasl_set_response(s->sasl, NULL);
+	}
+	smtp_enter(s, t, SMTP_ST_MAIL, 0);
+	for (i = 0; i < t->env->nrcpts; i++)
+		smtp_enter(s, t, SMTP_ST_RCPT, i);
+	if (t->with_data)
+		smtp_enter(s, t, SMTP_ST_DATA, 0);
+}
+
+/*
+ * The pipelined AUTH's reply. A 334 cannot be answered here (the lines
+ * behind AUTH would be taken as the answer): the server broke RFC 4954
+ * for a mechanism that said everything at once. A refusal is the
+ * transaction's error; the MAIL behind it is refused too.
+ */
+static int
+smtp_on_group_auth(struct smtp_session *s, struct smtp_txn *t, const char *ctx,
+	struct error *err)
+{
+	int r;
+
+	if (s->reply.code == 334) {
+		error_set(err, ERR_PROTOCOL,
+			"%s: a challenge after the initial response", ctx);
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	r = smtp_on_auth(s, ctx, err);
+	smtp_sasl_free(s);
+	if (r == 0 || smtp_dead(s))
+		return r;
+	t->auth_failed = 1;
+	t->first_err = *err;
+	return 0;
+}
+
+/* The pipelined DATA's reply: 354, or a refusal that names the reason
+   only when the envelope had none. */
+static int
+smtp_on_group_data(
+	struct smtp_session *s, struct smtp_txn *t, struct error *err)
+{
+	if (s->reply.code == 354) {
+		t->data_open = 1;
+		return 0;
+	}
+	if (smtp_judge(s, 3, ERR_UNAVAILABLE, "DATA", err) < 0 && smtp_dead(s))
+		return -1;
+	if (!t->auth_failed && !t->mail_failed && t->refused == 0) {
+		t->data_failed = 1;
+		t->first_err = *err;
+	}
+	return 0;
+}
+
+/* The group's replies, in the order of its commands. */
+static int
+smtp_group_read(struct smtp_session *s, struct smtp_txn *t, struct error *err)
+{
+	size_t n = t->env->nrcpts, i;
+	char ctx[SMTP_CONTEXT_MAX];
+
+	if (t->with_auth) {
+		snprintf(ctx, sizeof(ctx), "AUTH %s",
+			s->sasl ? s->sasl->mech : "");
+		if (smtp_read_reply(s, ctx, 0, err) < 0 ||
+			smtp_on_group_auth(s, t, ctx, err) < 0)
+			return -1;
+	}
+	smtp_context(t, SMTP_ST_MAIL, 0, ctx, sizeof(ctx));
+	if (smtp_read_reply(s, ctx, n == 0 && !t->with_data, err) < 0 ||
+		smtp_on_mail(s, t, ctx, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		smtp_context(t, SMTP_ST_RCPT, i, ctx, sizeof(ctx));
+		if (smtp_read_reply(s, ctx, i == n - 1 && !t->with_data, err) <
+				0 ||
+			smtp_on_rcpt(s, t, i, ctx, err) < 0)
+			return -1;
+	}
+	if (t->with_data && (smtp_read_reply(s, "DATA", 1, err) < 0 ||
+				    smtp_on_group_data(s, t, err) < 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * After the envelope's replies: 0 when the data may go. Otherwise the
+ * reason in err, and the transaction undone: RSET, or, when DATA was
+ * already accepted (354) for the recipients that were, the session
+ * ended, which is the one way left to send none of it (RFC 5321 §3.8).
+ */
+static int
+smtp_verdict(struct smtp_session *s, struct smtp_txn *t, struct error *err)
+{
+	if (!t->auth_failed && !t->mail_failed && !t->data_failed &&
+		t->refused == 0)
+		return 0;
+	if (t->refused && !t->mail_failed && !t->auth_failed)
+		smtp_refusal_error(t, err);
+	else
+		*err = t->first_err;
+	if (t->data_open)
+		smtp_set_state(s, SMTP_ST_DEAD);
+	else if (!t->auth_failed)
+		smtp_reset(s);
+	else
+		smtp_set_state(s, SMTP_ST_READY);
+	return -1;
+}
+
+/* MAIL and the RCPTs (and DATA) as the server allows: one write with
+   PIPELINING, else one command at a time. */
 static int
 smtp_envelope(struct smtp_session *s, struct smtp_txn *t, struct error *err)
 {
-	size_t total = 1 + t->env->nrcpts, i, group;
+	size_t total = 1 + t->env->nrcpts, i;
+	int r;
 
-	/* RFC 2920 §3.1: MAIL and RCPTs may share one write; DATA waits
-	   for their replies, so a refusal still stops the message. */
-	group = (s->caps.flags & CAPS_PIPELINING) ? total : 1;
-	for (i = 0; i < total && !t->mail_failed; i += group)
-		if (smtp_round(s, t, i, total - i < group ? total - i : group,
-			    err) < 0)
+	if (s->caps.flags & CAPS_PIPELINING) {
+		smtp_group_queue(s, t);
+		r = smtp_flush(s, "MAIL FROM", err);
+		if (t->with_auth)
+			explicit_bzero(s->io.out.data, s->io.out.cap);
+		if (r < 0 || smtp_group_read(s, t, err) < 0)
 			return -1;
-	if (!t->mail_failed && t->refused == 0)
-		return 0;
-	if (t->mail_failed)
-		*err = t->mail_err;
-	else
-		smtp_refusal_error(t, err);
-	smtp_reset(s);
-	return -1;
+		return smtp_verdict(s, t, err);
+	}
+	t->bdat = (s->caps.flags & CAPS_CHUNKING) != 0;
+	for (i = 0; i < total && !t->mail_failed; i++)
+		if (smtp_round(s, t, i, 1, err) < 0)
+			return -1;
+	return smtp_verdict(s, t, err);
 }
 
 /* --- message data ------------------------------------------------------- */
@@ -1291,22 +1467,28 @@ smtp_flush_data(struct smtp_session *s, struct error *err)
 	return r;
 }
 
-/* Stream the dot-stuffed data through the output queue, never holding
-   more than about SMTP_QUEUE_MAX + SMTP_CHUNK bytes of it. Every flush,
-   the tail's too, watches for the server, so one that speaks or hangs up
-   mid-way is heard before the end of data can follow. */
+/*
+ * Stream the data through the output queue (dot-stuffed for DATA, as it
+ * is for BDAT), never holding more than about SMTP_QUEUE_MAX +
+ * SMTP_CHUNK bytes of it. Every flush watches for the server, so one
+ * that speaks or hangs up mid-way is heard before the end of data can
+ * follow. The tail stays queued for the end of data's write.
+ */
 static int
-smtp_send_body(struct smtp_session *s, const struct smtp_source *src,
-	struct error *err)
+smtp_send_body(
+	struct smtp_session *s, const struct smtp_txn *t, struct error *err)
 {
+	const struct smtp_source *src = t->src;
 	char *chunk = xmalloc(SMTP_CHUNK);
 	char tail[2] = {'\r', '\n'};
+	long long total = 0;
 	ssize_t n;
 	int r = -1;
 
-	src->rewind(src->ctx, 1);
+	src->rewind(src->ctx, !t->bdat);
 	while ((n = src->read(src->ctx, chunk, SMTP_CHUNK, err)) > 0) {
 		iobuf_queue(&s->io, chunk, (size_t)n);
+		total += n;
 		tail[0] = n >= 2 ? chunk[n - 2] : tail[1];
 		tail[1] = chunk[n - 1];
 		if (iobuf_queued(&s->io) >= SMTP_QUEUE_MAX &&
@@ -1315,35 +1497,80 @@ smtp_send_body(struct smtp_session *s, const struct smtp_source *src,
 	}
 	if (n < 0)
 		goto out;
+	if (t->bdat && total != (long long)src->size) {
+		/* BDAT announced the size: the server counts on it. */
+		error_set(err, ERR_SOFTWARE,
+			"message data of %lld bytes, %lld announced", total,
+			(long long)src->size);
+		goto out;
+	}
 	/* RFC 5321 §4.1.1.4: the end of data is CRLF "." CRLF; the source
 	   promises the final CRLF, this keeps a broken one from gluing the
 	   dot onto the last line. */
-	if (tail[0] != '\r' || tail[1] != '\n')
+	if (!t->bdat && (tail[0] != '\r' || tail[1] != '\n'))
 		iobuf_queue(&s->io, "\r\n", 2);
-	r = smtp_flush_data(s, err);
+	r = 0;
 out:
 	free(chunk);
 	return r;
 }
 
 /*
- * The end of data and the verdict. A 2xx here is the moment the server
- * takes the message (RFC 5321 §4.1.1.4): bytes behind it still end the
- * session, but must not turn a delivered message into a failure that a
- * caller would retry, delivering it twice.
+ * What goes in the end of data's write, with PIPELINING: QUIT, or the
+ * next message's group (returned, for s->pending) when it passes the
+ * checks that would refuse it before MAIL; *quit says which.
+ */
+static struct smtp_txn *
+smtp_queue_after(
+	struct smtp_session *s, const struct smtp_after *after, int *quit)
+{
+	struct smtp_txn *next;
+	struct error ignored;
+
+	*quit = 0;
+	if (!after || !(s->caps.flags & CAPS_PIPELINING))
+		return NULL;
+	if (after->quit) {
+		smtp_enter(s, NULL, SMTP_ST_QUIT, 0);
+		*quit = 1;
+		return NULL;
+	}
+	if (!after->env)
+		return NULL;
+	next = xcalloc(1, sizeof(*next));
+	next->env = after->env;
+	next->src = after->src;
+	if (smtp_check_envelope(next->env, &ignored) < 0 ||
+		smtp_check_size(s, next->src, &ignored) < 0 ||
+		smtp_choose_utf8(s, next, &ignored) < 0 ||
+		smtp_check_message(s, next->env, next->src, &ignored) < 0) {
+		free(next); /* its own smtp_send will say why */
+		return NULL;
+	}
+	smtp_group_queue(s, next);
+	return next;
+}
+
+/*
+ * The end of data (and what goes with it) and the verdict. A 2xx here is
+ * the moment the server takes the message (RFC 5321 §4.1.1.4): bytes
+ * behind it end the session, unless they answer what went with it, but
+ * must not turn a delivered message into a failure that a caller would
+ * retry, delivering it twice.
  */
 static int
-smtp_end_data(struct smtp_session *s, struct error *err)
+smtp_end_data(struct smtp_session *s, int pipelined, struct error *err)
 {
 	const char *ctx = "end of data";
 
-	if (smtp_command(s, SMTP_ST_DOT, ctx, 0, err) < 0)
+	if (smtp_flush(s, ctx, err) < 0 || smtp_read_reply(s, ctx, 0, err) < 0)
 		return -1;
-	if (s->reply.code / 100 != 2 && smtp_check_unsolicited(s, ctx, err) < 0)
+	if (s->reply.code / 100 != 2 && !pipelined &&
+		smtp_check_unsolicited(s, ctx, err) < 0)
 		return -1;
 	if (smtp_handle(s, SMTP_ST_DOT, NULL, 0, ctx, err) < 0)
 		return -1;
-	if (iobuf_buffered(&s->io) > 0) {
+	if (!pipelined && iobuf_buffered(&s->io) > 0) {
 		log_info("smtp: unexpected bytes after the message was "
 			 "accepted; ending the session");
 		smtp_set_state(s, SMTP_ST_DEAD);
@@ -1351,45 +1578,103 @@ smtp_end_data(struct smtp_session *s, struct error *err)
 	return 0;
 }
 
-static int
-smtp_data(struct smtp_session *s, struct smtp_txn *t, struct error *err)
+/* The reply to a QUIT that went with the end of data: a courtesy. */
+static void
+smtp_read_quit(struct smtp_session *s)
 {
-	if (smtp_step(s, SMTP_ST_DATA, "DATA", err) < 0)
+	struct error ignored;
+
+	if (!smtp_dead(s)) {
+		if (s->io.timeout_ms == 0 ||
+			s->io.timeout_ms > SMTP_QUIT_TIMEOUT_MS)
+			s->io.timeout_ms = SMTP_QUIT_TIMEOUT_MS;
+		smtp_read_reply(s, "QUIT", 0, &ignored);
+	}
+	smtp_set_state(s, SMTP_ST_DEAD);
+}
+
+static int
+smtp_data(struct smtp_session *s, struct smtp_txn *t,
+	const struct smtp_after *after, struct error *err)
+{
+	struct smtp_txn *next;
+	char line[64];
+	int quit, r;
+
+	if (!t->with_data && !t->bdat &&
+		smtp_step(s, SMTP_ST_DATA, "DATA", err) < 0)
 		return -1;
 	smtp_set_state(s, SMTP_ST_BODY);
-	if (smtp_send_body(s, t->src, err) < 0) {
+	if (t->bdat) {
+		snprintf(line, sizeof(line), "BDAT %lld LAST",
+			(long long)t->src->size);
+		smtp_queue_line(s, line, strlen(line), NULL);
+	}
+	if (smtp_send_body(s, t, err) < 0) {
 		smtp_set_state(s, SMTP_ST_DEAD);
 		return -1;
 	}
-	/* Last look: the server may have spoken since the data's tail. */
+	/* Last look: the server may have spoken since the last flush. */
 	if (iobuf_readable(&s->io))
 		return smtp_early_reply(s, err);
-	return smtp_end_data(s, err);
+	if (t->bdat)
+		smtp_set_state(s, SMTP_ST_DOT);
+	else
+		smtp_enter(s, NULL, SMTP_ST_DOT, 0);
+	next = smtp_queue_after(s, after, &quit);
+	r = smtp_end_data(s, quit || next, err);
+	if (quit)
+		smtp_read_quit(s);
+	if (next && smtp_dead(s))
+		free(next);
+	else if (next)
+		s->pending = next;
+	return r;
 }
 
 int
 smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
-	const struct smtp_source *src, struct error *err)
+	const struct smtp_source *src, const struct smtp_after *after,
+	struct error *err)
 {
-	struct smtp_txn t;
+	struct smtp_txn local, *t = s->pending;
+	int r = -1;
 
+	s->pending = NULL;
 	if (s->state != SMTP_ST_READY) {
 		error_set(
 			err, ERR_TEMP, "the SMTP session is no longer usable");
-		return -1;
+		goto out;
 	}
 	smtp_rcpts_release(env->rcpts, env->nrcpts);
-	memset(&t, 0, sizeof(t));
-	t.env = env;
-	t.src = src;
-	if (smtp_check_envelope(env, err) < 0)
-		return -1;
-	/* The size limit is the first refusal, as behaviour.md orders. */
-	if (smtp_check_size(s, src, err) < 0 ||
-		smtp_choose_utf8(s, &t, err) < 0 ||
-		smtp_check_message(s, env, src, err) < 0)
-		return -1;
-	if (smtp_envelope(s, &t, err) < 0)
-		return -1;
-	return smtp_data(s, &t, err);
+	if (t && (t->env != env || t->src != src)) {
+		error_set(err, ERR_SOFTWARE,
+			"smtp_send: not the message whose commands were sent");
+		smtp_set_state(s, SMTP_ST_DEAD);
+		goto out;
+	}
+	if (t) {
+		/* Its commands went with the last end of data. */
+		if (smtp_group_read(s, t, err) < 0 ||
+			smtp_verdict(s, t, err) < 0)
+			goto out;
+	} else {
+		t = &local;
+		memset(t, 0, sizeof(*t));
+		t->env = env;
+		t->src = src;
+		/* The size limit is the first refusal, as behaviour.md
+		   orders. */
+		if (smtp_check_envelope(env, err) < 0 ||
+			smtp_check_size(s, src, err) < 0 ||
+			smtp_choose_utf8(s, t, err) < 0 ||
+			smtp_check_message(s, env, src, err) < 0 ||
+			smtp_envelope(s, t, err) < 0)
+			goto out;
+	}
+	r = smtp_data(s, t, after, err);
+out:
+	if (t != &local)
+		free(t);
+	return r;
 }

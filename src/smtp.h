@@ -103,21 +103,26 @@ struct smtp_envelope {
 };
 
 struct smtp_sasl; /* an AUTH exchange in progress (smtp.c) */
+struct smtp_txn;  /* a transaction in flight (smtp.c) */
 
 struct smtp_session {
 	struct iobuf io;
 	struct caps caps; /* of the last EHLO: after STARTTLS only the
 			     second EHLO's (RFC 3207 §4.2) */
 	const struct smtp_params *params;
-	int state;              /* enum smtp_state in smtp.c */
-	int esmtp;              /* 1 after EHLO succeeded, 0 after HELO */
-	struct tls *tls;        /* the TLS session once it is up, else NULL */
-	struct smtp_sasl *sasl; /* only during AUTH */
-	int authenticated;      /* 1 after AUTH succeeded (235) */
-	struct reply reply;     /* the last reply read */
-	int final_code;         /* code of the reply that decided the last
-				   outcome (end of data, or the refusal), for
-				   the log line; 0 if none */
+	int state;                /* enum smtp_state in smtp.c */
+	int esmtp;                /* 1 after EHLO succeeded, 0 after HELO */
+	struct tls *tls;          /* the TLS session once it is up, else NULL */
+	struct smtp_sasl *sasl;   /* during AUTH, and from smtp_open to the
+				     first transaction when AUTH rides in its
+				     pipelined group */
+	struct smtp_txn *pending; /* the next message's commands, sent with
+				     the last end of data, replies unread */
+	int authenticated;        /* 1 after AUTH succeeded (235) */
+	struct reply reply;       /* the last reply read */
+	int final_code;           /* code of the reply that decided the last
+				     outcome (end of data, or the refusal), for
+				     the log line; 0 if none */
 	char *final_text; /* that reply on one line, "250 2.0.0 Ok: queued",
 			     NOT escaped (owned; may be NULL) */
 };
@@ -137,7 +142,12 @@ struct smtp_session {
  * Open the session: with SMTP_TLS_IMPLICIT the TLS handshake first; the
  * greeting; EHLO (HELO when EHLO is refused with 5xx); with
  * SMTP_TLS_STARTTLS then STARTTLS, the handshake, and EHLO again with
- * everything learned before TLS forgotten; with p->auth, AUTH.
+ * everything learned before TLS forgotten; with p->auth, AUTH -- or,
+ * when the mechanism is PLAIN or EXTERNAL and the server offers
+ * PIPELINING, AUTH with its initial response is made ready and goes in
+ * the first transaction's group (RFC 4954 §4 allows it), a round trip
+ * saved; its refusal is then that smtp_send's error (ERR_AUTH). Either
+ * way the password is not needed after this returns.
  * s takes over fd for reading and writing (smtp_close closes it), even
  * when this fails. Error texts: "greeting: ...", "EHLO: ...", "HELO: ...",
  * "STARTTLS: ...", "AUTH: ...", and the TLS module's own.
@@ -171,8 +181,26 @@ int smtp_serverinfo(struct smtp_session *s, int fd, const struct smtp_params *p,
 	struct buf *out, struct error *err);
 
 /*
- * One transaction: MAIL, every RCPT (one write with PIPELINING), DATA,
- * the data, end of data. 0 when the server accepted the message (final
+ * What smtp_send sends behind a message's end of data (with PIPELINING
+ * only; without, nothing). quit: the session ends with this message, so
+ * QUIT goes in the same write and its reply is read too. env and src:
+ * the next message, whose MAIL, RCPTs (and DATA) go in the same write;
+ * the caller's next smtp_send on the session must be for exactly these
+ * env and src pointers. Neither: nothing goes with it.
+ */
+struct smtp_after {
+	int quit;
+	const struct smtp_envelope *env;
+	const struct smtp_source *src;
+};
+
+/*
+ * One transaction: MAIL, every RCPT and DATA (one write with
+ * PIPELINING, RFC 2920; with AUTH PLAIN or EXTERNAL before them when
+ * smtp_open left AUTH to the first transaction), the data, end of data;
+ * with CHUNKING (RFC 3030) MAIL and the RCPTs, then BDAT n LAST and the
+ * data undotted. after (NULL: nothing) says what goes with the end of
+ * data. 0 when the server accepted the message (final
  * 2xx; bytes behind that reply end the session, as anywhere, but do not
  * undo the success: the server has the message, and a retry would
  * deliver it twice). Error texts are one line, server text escaped:
@@ -197,7 +225,8 @@ int smtp_serverinfo(struct smtp_session *s, int fd, const struct smtp_params *p,
  * unless it ended (421, timeout, hang-up, protocol error, data cut off).
  */
 int smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
-	const struct smtp_source *src, struct error *err);
+	const struct smtp_source *src, const struct smtp_after *after,
+	struct error *err);
 
 /*
  * Whether the session can take another transaction now: open, and not
