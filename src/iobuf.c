@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "iobuf.h"
 #include "log.h"
+#include "net.h"
 
 static ssize_t
 iobuf_plain_read(void *ctx, void *p, size_t len)
@@ -198,6 +199,10 @@ iobuf_fill(struct iobuf *io, long long deadline, struct error *err)
 			return iobuf_io_error(io, errno, "read", err);
 		if (io->be.pending && io->be.pending(io->be.ctx) > 0)
 			continue;
+		/* A reply may come in two segments, the server's Nagle
+		   holding the second until we ACK the first: see
+		   net_quickack. Here for both back ends, as both wait here. */
+		net_quickack(io->fd);
 		if (iobuf_wait(io, POLLIN, deadline, err) < 0)
 			return -1;
 	}

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "net.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -74,6 +75,10 @@ tls_wait(int fd, short events, long long deadline)
 	long long left;
 	int r;
 
+	/* No delayed ACK of ours behind a server flight split in two
+	   segments (see net_quickack). */
+	if (events & POLLIN)
+		net_quickack(fd);
 	for (;;) {
 		left = deadline ? deadline - tls_now_ms() : -1;
 		if (deadline && left <= 0)
