@@ -28,6 +28,8 @@
 #define QUOTE_MAX 1024
 /* The most of a failed message's header a report quotes. */
 #define FLUSH_HEADER_MAX (64 * 1024)
+/* New sessions a queue run opens for one account after one ended early. */
+#define FLUSH_REOPEN_MAX 3
 
 static const char *
 quote(char *dst, const char *s)
@@ -174,6 +176,9 @@ struct flush_run {
 			     temporary failure (ERR_NONE: none) */
 	char **fresh;     /* reports queued during the run, still to send */
 	size_t nfresh;
+	char **untried; /* entries whose session ended before their turn */
+	size_t nuntried;
+	int quit; /* QUIT goes with the last message's end of data */
 };
 
 static void flush_say(const struct flush_run *run, const char *fmt, ...)
@@ -464,29 +469,73 @@ flush_first_refusal(struct error *err, const struct smtp_rcpt *rcpts, size_t n)
 			quote(q, r->addr), r->reply);
 }
 
-/* Send one locked entry through s; e is unlocked after. */
-static void
-flush_send(struct flush_run *run, struct session *s, const struct queue *q,
-	struct queue_entry *e)
-{
-	struct smtp_rcpt *rcpts = xcalloc(e->nrcpts, sizeof(*rcpts));
+/*
+ * A locked entry made ready to send: the envelope and source smtp_send
+ * reads. Allocated whole (the source points into it), so that the next
+ * entry can be ready, its commands pipelined, while one is sent.
+ */
+struct flush_msg {
+	struct queue_entry e;
+	struct smtp_rcpt *rcpts;
+	size_t nrcpts;
 	struct smtp_envelope env;
 	struct queue_reader reader;
 	struct smtp_source src;
-	struct error err;
+};
 
+static struct flush_msg *
+flush_msg_new(const struct queue_entry *e)
+{
+	struct flush_msg *m = xcalloc(1, sizeof(*m));
+
+	m->e = *e; /* the lock goes with the descriptor */
+	m->nrcpts = e->nrcpts;
+	m->rcpts = xcalloc(m->nrcpts, sizeof(*m->rcpts));
+	flush_envelope(&m->e, &m->env, m->rcpts);
+	queue_source(&m->e, &m->reader, &m->src);
+	return m;
+}
+
+static void
+flush_msg_free(struct flush_msg *m)
+{
+	smtp_rcpts_release(m->rcpts, m->nrcpts);
+	free(m->rcpts);
+	free(m);
+}
+
+/* Not tried: the session ended before its turn. It is unlocked with no
+   record (there is nothing new to say) and left for another session. */
+static void
+flush_untried(struct flush_run *run, struct queue_entry *e)
+{
+	run->untried = xreallocarray(
+		run->untried, run->nuntried + 1, sizeof(*run->untried));
+	run->untried[run->nuntried++] = xstrdup(e->id);
+	queue_unlock(e);
+}
+
+/*
+ * Send m through s, with after behind its end of data; then the entry
+ * is removed, given up or kept. m is freed.
+ */
+static void
+flush_send(struct flush_run *run, struct session *s, const struct queue *q,
+	struct flush_msg *m, const struct smtp_after *after)
+{
+	struct queue_entry *e = &m->e;
 	char id[QUEUE_ID_LEN + 1];
-	size_t n = e->nrcpts;
+	struct error err;
 
 	error_clear(&err);
 	memcpy(id, e->id, sizeof(id));
-	flush_envelope(e, &env, rcpts);
-	queue_source(e, &reader, &src);
-	if (smtp_send(&s->smtp, &env, &src, NULL, &err) == 0) {
+	if (!s->have_smtp || !smtp_ready(&s->smtp)) {
+		flush_untried(run, e);
+	} else if (smtp_send(&s->smtp, &m->env, &m->src, after, &err) == 0) {
 		flush_log(s, e, &err);
-		/* Removed before the next command goes out: a crash in
-		   between leaves a copy the server has not seen acknowledged,
-		   the only case in which one is sent twice. */
+		/* Removed before anything more is read or sent: a crash in
+		   between leaves a copy whose acceptance the server never
+		   saw acknowledged, the only case in which one goes twice. */
 		if (queue_remove(q, e, &err) < 0) {
 			flush_say(run, "%s: sent, but %s", id, err.text);
 			flush_note_bad(run, &err);
@@ -495,24 +544,23 @@ flush_send(struct flush_run *run, struct session *s, const struct queue *q,
 		}
 	} else {
 		flush_log(s, e, &err);
-		flush_first_refusal(&err, rcpts, n);
+		flush_first_refusal(&err, m->rcpts, m->nrcpts);
 		if (flush_permanent(&err))
-			flush_give_up(run, s, q, e, rcpts, err.text, 0);
+			flush_give_up(run, s, q, e, m->rcpts, err.text, 0);
 		else
 			flush_keep(run, e, &err);
 	}
-	/* e is released by now: n was taken before. */
-	smtp_rcpts_release(rcpts, n);
-	free(rcpts);
+	flush_msg_free(m);
 }
 
 /*
- * Take entry id for s's account: expired ones are given up, the rest
- * sent while the session lasts; when it does not (never opened, or ended
- * by an earlier entry), the entry stays with why recorded.
+ * Lock entry id and make it ready for s: NULL when it is not to be sent
+ * now -- held by another run or gone, unreadable, expired (given up
+ * here), or the session is not there (kept with why when it could not
+ * be had, else left untried).
  */
-static void
-flush_entry(struct flush_run *run, struct session *s, const struct queue *q,
+static struct flush_msg *
+flush_take(struct flush_run *run, struct session *s, const struct queue *q,
 	const char *id, const struct error *why)
 {
 	struct queue_entry e;
@@ -521,28 +569,25 @@ flush_entry(struct flush_run *run, struct session *s, const struct queue *q,
 
 	error_clear(&lerr);
 	r = queue_lock(q, id, &e, &lerr);
-	if (r < 0) {
-		flush_say(run, "%s: %s", id, lerr.text);
+	if (r <= 0) {
+		if (r < 0)
+			flush_say(run, "%s: %s", id, lerr.text);
 		queue_entry_release(&e);
-		return;
+		return NULL;
 	}
-	if (r == 0) {
-		queue_entry_release(&e);
-		return; /* another run has it, or has just sent it */
-	}
-	run->tried++;
 	if (flush_expired(&e, s->acct)) {
+		run->tried++;
 		flush_expire(run, s, q, &e);
 	} else if (s->have_smtp && smtp_ready(&s->smtp)) {
-		flush_send(run, s, q, &e);
+		run->tried++;
+		return flush_msg_new(&e);
 	} else if (why->cls != ERR_NONE) {
+		run->tried++;
 		flush_keep(run, &e, why); /* the session could not be had */
 	} else {
-		/* An earlier entry's failure ended the session: this one
-		   was not tried, and its record says nothing new. */
-		run->kept++;
-		queue_unlock(&e);
+		flush_untried(run, &e);
 	}
+	return NULL;
 }
 
 /* The ids (sorted, as listed) of v's entries through account name that
@@ -569,14 +614,38 @@ flush_free_ids(char **ids, size_t n)
 	free(ids);
 }
 
-/* Every id, then the reports queued meanwhile (which may queue none: a
-   report goes with the null sender and is never reported on). */
+/*
+ * Every id, each message's commands pipelined with the previous one's
+ * end of data (RFC 2920: one round trip a message), QUIT with the last
+ * when run->quit says so; then the reports queued meanwhile (a report
+ * goes with the null sender and is never reported on).
+ */
 static void
 flush_ids(struct flush_run *run, struct session *s, const struct queue *q,
 	char **ids, size_t n, const struct error *why)
 {
-	for (size_t i = 0; i < n; i++)
-		flush_entry(run, s, q, ids[i], why);
+	struct flush_msg *cur = NULL, *next;
+	size_t i = 0;
+
+	while (cur || i < n) {
+		struct smtp_after after = {0};
+
+		if (!cur) {
+			cur = flush_take(run, s, q, ids[i++], why);
+			continue;
+		}
+		next = NULL;
+		while (!next && i < n)
+			next = flush_take(run, s, q, ids[i++], why);
+		if (next) {
+			after.env = &next->env;
+			after.src = &next->src;
+		} else {
+			after.quit = run->quit;
+		}
+		flush_send(run, s, q, cur, &after);
+		cur = next;
+	}
 	while (run->nfresh > 0) {
 		char **fresh = run->fresh;
 		size_t nfresh = run->nfresh;
@@ -629,6 +698,7 @@ flush_drain(struct session *s)
 	error_clear(&err);
 	error_clear(&run.bad);
 	run.quiet = 1;
+	run.quit = 1;
 	dir = flush_queue_dir(s->acct, &err);
 	if (!dir)
 		return;
@@ -642,6 +712,8 @@ flush_drain(struct session *s)
 		}
 		queue_close(&q);
 	}
+	/* What the session did not reach waits for the next one. */
+	flush_free_ids(run.untried, run.nuntried);
 	free(dir);
 }
 
@@ -652,16 +724,40 @@ flush_account(struct flush_run *run, const struct account *acct,
 {
 	struct session s;
 	struct error err;
+	int opened, again = 0;
 
 	memset(&s, 0, sizeof(s));
 	error_clear(&err);
-	if (config_check_account(acct, &err) < 0 ||
-		session_start(&s, acct, &err) < 0) {
+	opened = config_check_account(acct, &err) == 0 &&
+		 session_start(&s, acct, &err) == 0;
+	if (!opened) {
 		if (err.cls != ERR_TEMP)
 			flush_note_bad(run, &err);
 		flush_say(run, "account '%s': %s", acct->name, err.text);
 	}
 	flush_ids(run, &s, q, ids, n, &err);
+	/* A session that ended early (a partial refusal after DATA's 354
+	   can only be undone by hanging up; a report queued after QUIT went)
+	   leaves entries untried: a new session takes them, a few times. */
+	while (opened && run->nuntried > 0 && again++ < FLUSH_REOPEN_MAX) {
+		char **left = run->untried;
+		size_t nleft = run->nuntried;
+
+		run->untried = NULL;
+		run->nuntried = 0;
+		session_end(&s);
+		error_clear(&err);
+		opened = session_start(&s, acct, &err) == 0;
+		if (!opened)
+			flush_say(
+				run, "account '%s': %s", acct->name, err.text);
+		flush_ids(run, &s, q, left, nleft, &err);
+		flush_free_ids(left, nleft);
+	}
+	run->kept += run->nuntried;
+	flush_free_ids(run->untried, run->nuntried);
+	run->untried = NULL;
+	run->nuntried = 0;
 	session_end(&s);
 }
 
@@ -822,7 +918,7 @@ flush_run(const struct options *opt, struct error *err)
 {
 	struct queue_select sel = {
 		opt->queue_id, opt->queue_rcpt, opt->queue_sender};
-	struct flush_run run = {0};
+	struct flush_run run = {.quit = 1};
 	struct config cfg;
 	struct queue q;
 	char **dirs;

@@ -275,23 +275,52 @@ struct submission {
 					       fails the same way */
 	char queued[QUEUE_ID_LEN + 1]; /* the queue id, when it was queued */
 	const char *name; /* --files: the file, for the lines about it */
+	/* --files: what goes behind the end of data (the next file's
+	   commands); NULL: QUIT when nothing queued follows */
+	const struct smtp_after *after;
+	/* made by submission_ready, read by smtp_send and queue_add; the
+	   source points into the reader, the envelope at rcpts */
+	struct smtp_envelope senv;
+	struct message_reader reader;
+	struct smtp_source src;
 };
 
-/* The envelope smtp_send takes, from sub's (rcpts filled by deliver). */
+/* What smtp_send and queue_add read, made from sub's envelope and
+   message; submission_done frees it. */
 static void
-submission_envelope(const struct submission *sub, struct smtp_envelope *senv)
+submission_ready(struct submission *sub)
 {
+	struct smtp_envelope *senv = &sub->senv;
+	const struct envelope *env = sub->env;
+
+	sub->rcpts = xcalloc(env->rcpts.n, sizeof(*sub->rcpts));
+	for (size_t i = 0; i < env->rcpts.n; i++) {
+		sub->rcpts[i].addr = env->rcpts.v[i].mailbox;
+		sub->rcpts[i].addr_ascii = env->rcpts_ascii[i];
+	}
 	memset(senv, 0, sizeof(*senv));
-	senv->sender = sub->env->sender;
-	senv->sender_ascii = sub->env->sender_ascii;
+	senv->sender = env->sender;
+	senv->sender_ascii = env->sender_ascii;
 	senv->rcpts = sub->rcpts;
-	senv->nrcpts = sub->env->rcpts.n;
+	senv->nrcpts = env->rcpts.n;
 	senv->body = sub->opt->body;
 	/* -N and -R win over the account's dsn_notify and dsn_return. */
 	senv->dsn_notify =
 		sub->opt->notify ? sub->opt->notify : sub->acct->dsn_notify;
 	senv->dsn_ret = sub->opt->ret ? sub->opt->ret : sub->acct->dsn_return;
 	senv->dsn_envid = sub->opt->envid;
+	job_source(&sub->src, &sub->reader, sub->msg);
+}
+
+static void
+submission_done(struct submission *sub)
+{
+	if (sub->rcpts)
+		smtp_rcpts_release(sub->rcpts, sub->senv.nrcpts);
+	free(sub->rcpts);
+	sub->rcpts = NULL;
+	free(sub->final_text);
+	sub->final_text = NULL;
 }
 
 /*
@@ -301,9 +330,6 @@ submission_envelope(const struct submission *sub, struct smtp_envelope *senv)
 static int
 submit(struct submission *sub, struct error *err)
 {
-	struct smtp_envelope senv;
-	struct message_reader reader;
-	struct smtp_source src = {0};
 	struct session own, *s = sub->session ? sub->session : &own;
 	int r = 0;
 
@@ -311,17 +337,17 @@ submit(struct submission *sub, struct error *err)
 		*err = *sub->session_failed;
 		return -1;
 	}
-	submission_envelope(sub, &senv);
-	job_source(&src, &reader, sub->msg);
 	if (!sub->session)
 		r = session_start(s, sub->acct, err);
-	if (r == 0) {
+	if (r == 0 && sub->session) {
+		r = smtp_send(&s->smtp, &sub->senv, &sub->src, sub->after, err);
+	} else if (r == 0) {
 		/* Alone in its session unless queued mail will follow it:
 		   then QUIT goes with the end of data. */
 		struct smtp_after after = {0};
 
-		after.quit = !sub->session && !flush_has_queued(sub->acct);
-		r = smtp_send(&s->smtp, &senv, &src, &after, err);
+		after.quit = !flush_has_queued(sub->acct);
+		r = smtp_send(&s->smtp, &sub->senv, &sub->src, &after, err);
 	}
 	sub->connect_failed = s->connect_failed;
 	if (s->have_smtp) {
@@ -349,36 +375,32 @@ static int
 submission_queue(
 	struct submission *sub, const struct error *why, struct error *err)
 {
+	const struct smtp_envelope *senv = &sub->senv;
 	struct queue_entry e = {0};
-	struct smtp_envelope senv;
-	struct message_reader reader;
-	struct smtp_source src = {0};
 	char **rcpts, **ascii;
 	int r;
 
 	if (!flush_should_queue(sub->acct, sub->opt->queue, why))
 		return 0;
-	submission_envelope(sub, &senv);
-	job_source(&src, &reader, sub->msg);
-	rcpts = xcalloc(senv.nrcpts, sizeof(*rcpts));
-	ascii = xcalloc(senv.nrcpts, sizeof(*ascii));
-	for (size_t i = 0; i < senv.nrcpts; i++) {
-		rcpts[i] = (char *)senv.rcpts[i].addr;
-		ascii[i] = (char *)senv.rcpts[i].addr_ascii;
+	rcpts = xcalloc(senv->nrcpts, sizeof(*rcpts));
+	ascii = xcalloc(senv->nrcpts, sizeof(*ascii));
+	for (size_t i = 0; i < senv->nrcpts; i++) {
+		rcpts[i] = (char *)senv->rcpts[i].addr;
+		ascii[i] = (char *)senv->rcpts[i].addr_ascii;
 	}
 	e.account = sub->acct->name;
-	e.sender = (char *)senv.sender;
-	e.sender_ascii = (char *)senv.sender_ascii;
+	e.sender = (char *)senv->sender;
+	e.sender_ascii = (char *)senv->sender_ascii;
 	e.rcpts = rcpts;
 	e.rcpts_ascii = ascii;
-	e.nrcpts = senv.nrcpts;
-	e.body = senv.body;
-	e.dsn_notify = (char *)senv.dsn_notify;
-	e.dsn_ret = (char *)senv.dsn_ret;
-	e.dsn_envid = (char *)senv.dsn_envid;
-	e.has_8bit = src.has_8bit;
-	e.header_8bit = src.header_8bit;
-	r = flush_enqueue(sub->acct, &e, &src, why, sub->name, err);
+	e.nrcpts = senv->nrcpts;
+	e.body = senv->body;
+	e.dsn_notify = (char *)senv->dsn_notify;
+	e.dsn_ret = (char *)senv->dsn_ret;
+	e.dsn_envid = (char *)senv->dsn_envid;
+	e.has_8bit = sub->src.has_8bit;
+	e.header_8bit = sub->src.header_8bit;
+	r = flush_enqueue(sub->acct, &e, &sub->src, why, sub->name, err);
 	if (r == 0)
 		memcpy(sub->queued, e.id, sizeof(sub->queued));
 	free(rcpts);
@@ -1009,28 +1031,23 @@ deliver_failed(struct submission *sub, struct error *err)
 }
 
 /*
- * Submit sub's acct, env, msg and opt, then name each refused recipient
- * and write the log line. sub->final_code, final_text (the caller frees
- * it) and connect_failed say how it went.
+ * Submit sub's acct, env, msg and opt (made ready here unless
+ * submission_ready already ran), then name each refused recipient and
+ * write the log line; a temporary failure may be queued instead.
+ * sub->final_code, final_text and connect_failed say how it went; the
+ * caller ends with submission_done.
  */
 static int
 deliver(struct submission *sub, struct error *err)
 {
-	struct envelope *env = sub->env;
 	int r;
 
-	sub->rcpts = xcalloc(env->rcpts.n, sizeof(*sub->rcpts));
-	for (size_t i = 0; i < env->rcpts.n; i++) {
-		sub->rcpts[i].addr = env->rcpts.v[i].mailbox;
-		sub->rcpts[i].addr_ascii = env->rcpts_ascii[i];
-	}
+	if (!sub->rcpts)
+		submission_ready(sub);
 	r = submit(sub, err);
 	log_outcome(sub, err);
 	if (r < 0)
 		r = deliver_failed(sub, err);
-	smtp_rcpts_release(sub->rcpts, env->rcpts.n);
-	free(sub->rcpts);
-	sub->rcpts = NULL;
 	return r;
 }
 
@@ -1214,7 +1231,7 @@ job_send(const struct options *opt, struct error *err)
 	sub.msg = &job.msg;
 	sub.opt = opt;
 	r = deliver(&sub, err);
-	free(sub.final_text);
+	submission_done(&sub);
 out:
 	job_release(&job);
 	return r;
@@ -1281,13 +1298,22 @@ files_note(struct files_run *run, const char *path, const struct error *err)
 		run->worst = *err;
 }
 
-/* One file: read, made ready as -t makes a message, sent or queued. */
+/* One file in flight: its message and envelope, its submission. */
+struct files_msg {
+	struct job job; /* the run's configuration, shared (have_cfg 0) */
+	struct submission sub;
+	struct files_session *fs;
+	const char *path;
+	int ready;
+};
+
+/* Read path and make it ready as -t makes a message, its account's
+   session opened (or opened again) for it. */
 static int
-files_one(struct job *job, struct files_run *run, const char *path,
+files_prepare(struct files_run *run, struct files_msg *m, const char *path,
 	struct error *err)
 {
-	struct submission sub = {0};
-	struct files_session *fs;
+	struct job *job = &m->job;
 	int fd, r;
 
 	job_forget_message(job);
@@ -1305,27 +1331,76 @@ files_one(struct job *job, struct files_run *run, const char *path,
 	job->input_fd = -1;
 	if (r < 0 || job_choose(job, err) < 0 || job_prepare(job, err) < 0)
 		return -1;
-	fs = files_session(run, job->acct);
-	sub.acct = job->acct;
-	sub.env = &job->env;
-	sub.msg = &job->msg;
-	sub.opt = job->opt;
-	sub.session = &fs->s;
-	sub.name = path;
-	sub.session_failed = fs->failed.cls != ERR_NONE ? &fs->failed : NULL;
-	r = deliver(&sub, err);
-	fs->sent |= r == 0 && !sub.queued[0];
-	free(sub.final_text);
-	return r;
+	m->fs = files_session(run, job->acct);
+	memset(&m->sub, 0, sizeof(m->sub));
+	m->sub.acct = job->acct;
+	m->sub.env = &job->env;
+	m->sub.msg = &job->msg;
+	m->sub.opt = job->opt;
+	m->sub.session = &m->fs->s;
+	m->sub.name = path;
+	submission_ready(&m->sub);
+	m->path = path;
+	m->ready = 1;
+	return 0;
+}
+
+/* The next file that can be made ready, from files[*i] on; the ones that
+   cannot are reported. */
+static void
+files_next(
+	struct files_run *run, struct files_msg *m, char **files, int n, int *i)
+{
+	m->ready = 0;
+	while (!m->ready && *i < n) {
+		struct error err;
+
+		error_clear(&err);
+		if (files_prepare(run, m, files[*i], &err) < 0)
+			files_note(run, files[*i], &err);
+		++*i;
+	}
+}
+
+/*
+ * Send m; next (ready or not) is the file after it: when it goes through
+ * the same session, its commands ride with m's end of data (one round
+ * trip a message); when nothing follows at all, QUIT does.
+ */
+static void
+files_send(struct files_run *run, struct files_msg *m, struct files_msg *next)
+{
+	struct files_session *fs = m->fs;
+	struct smtp_after after = {0};
+	struct error err;
+
+	error_clear(&err);
+	/* A session that ended since m was made ready is opened again. */
+	if (fs->failed.cls == ERR_NONE && !smtp_ready(&fs->s.smtp))
+		fs = files_session(run, m->job.acct);
+	m->sub.session_failed = fs->failed.cls != ERR_NONE ? &fs->failed : NULL;
+	if (next->ready && next->fs == fs) {
+		after.env = &next->sub.senv;
+		after.src = &next->sub.src;
+	} else if (!next->ready && run->n == 1) {
+		after.quit = !flush_has_queued(m->job.acct);
+	}
+	m->sub.after = &after;
+	if (deliver(&m->sub, &err) < 0)
+		files_note(run, m->path, &err);
+	else
+		fs->sent |= !m->sub.queued[0];
+	submission_done(&m->sub);
+	m->ready = 0;
 }
 
 int
 job_send_files(const struct options *opt, struct error *err)
 {
 	struct files_run run = {0};
+	struct files_msg m[2], *cur = &m[0], *next = &m[1], *t;
 	struct options fo = *opt;
-	struct job job;
-	int r = -1;
+	int r = -1, i = 0;
 
 	/* Each file is one whole message, its recipients in its header. */
 	fo.read_headers = 1;
@@ -1337,21 +1412,26 @@ job_send_files(const struct options *opt, struct error *err)
 		error_set(err, ERR_USAGE, "--files: no files given");
 		return -1;
 	}
-	memset(&job, 0, sizeof(job));
-	job.opt = &fo;
-	address_list_init(&job.env.rcpts);
-	if (config_load(&job.cfg, fo.config, err) < 0)
-		goto out;
-	job.have_cfg = 1;
-	for (int i = 0; i < opt->nrcpts; i++) {
-		struct error ferr;
-
-		error_clear(&ferr);
-		if (files_one(&job, &run, opt->rcpts[i], &ferr) < 0)
-			files_note(&run, opt->rcpts[i], &ferr);
+	memset(m, 0, sizeof(m));
+	for (int k = 0; k < 2; k++) {
+		m[k].job.opt = &fo;
+		m[k].job.input_fd = -1;
+		address_list_init(&m[k].job.env.rcpts);
 	}
-	for (size_t i = 0; i < run.n; i++) {
-		struct files_session *fs = run.v[i];
+	if (config_load(&m[0].job.cfg, fo.config, err) < 0)
+		goto out;
+	m[0].job.have_cfg = 1;
+	m[1].job.cfg = m[0].job.cfg;
+	files_next(&run, cur, opt->rcpts, opt->nrcpts, &i);
+	while (cur->ready) {
+		files_next(&run, next, opt->rcpts, opt->nrcpts, &i);
+		files_send(&run, cur, next);
+		t = cur;
+		cur = next;
+		next = t;
+	}
+	for (size_t k = 0; k < run.n; k++) {
+		struct files_session *fs = run.v[k];
 
 		if (fs->sent && fs->failed.cls == ERR_NONE &&
 			smtp_ready(&fs->s.smtp))
@@ -1368,7 +1448,8 @@ job_send_files(const struct options *opt, struct error *err)
 	}
 out:
 	free(run.v);
-	job_release(&job);
+	job_release(&m[1].job);
+	job_release(&m[0].job);
 	return r;
 }
 
@@ -1568,7 +1649,7 @@ bs_deliver(void *ctx, const struct server_mail *m, struct server_reply *out,
 	if (r < 0)
 		fprintf(stderr, "postie: %s\n", err.text);
 	bs_reply(out, r, &sub, &err);
-	free(sub.final_text);
+	submission_done(&sub);
 	job->opt = opt;
 	job_forget_message(job);
 	return 0;

@@ -443,15 +443,21 @@ tmp_create(const struct queue *q, struct queue_entry *e, struct error *err)
 	int fd, tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		e->created = time(NULL);
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		e->created = now.tv_sec;
 		if (random_u32(&r) < 0) {
 			error_set(
 				err, ERR_OS, "no random bytes for a queue id");
 			return -1;
 		}
-		snprintf(e->id, sizeof(e->id), "%08llx%08lx",
+		/* Seconds, microseconds, 12 random bits: ids sort in the
+		   order the entries were queued, so a run sends them so. */
+		snprintf(e->id, sizeof(e->id), "%08llx%05lx%03lx",
 			(unsigned long long)e->created & 0xffffffffULL,
-			(unsigned long)r);
+			(unsigned long)(now.tv_nsec / 1000) & 0xfffffUL,
+			(unsigned long)r & 0xfffUL);
 		snprintf(name, sizeof(name), "tmp/%s", e->id);
 		fd = openat(q->dirfd, name,
 			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,

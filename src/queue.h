@@ -31,7 +31,8 @@
 #include "log.h"
 #include "smtp.h"
 
-/* An id: 8 hex digits of the time queued, 8 random; sorts by age. */
+/* An id: 16 hex digits, the time queued (8 for the seconds, 5 for the
+   microseconds) and 3 random: ids sort by age. */
 #define QUEUE_ID_LEN 16
 /* The longest last-error text kept in a record (longer is cut). */
 #define QUEUE_ERROR_MAX 512
