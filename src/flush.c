@@ -270,6 +270,22 @@ domain_or_fqdn(const char *addr, const struct account *acct)
 }
 
 /*
+ * The id of the report on entry id: its own, with the top bit of the
+ * random part flipped. Derived, so that giving up an entry again (after
+ * a crash between the report and the move to failed/) finds the report
+ * already made; the same time, so it sorts right after its entry.
+ */
+static void
+flush_report_id(const char *id, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *p = strchr(hex, id[QUEUE_ID_LEN - 3]);
+
+	memcpy(out, id, QUEUE_ID_LEN + 1);
+	out[QUEUE_ID_LEN - 3] = hex[(p ? p - hex : 0) ^ 0x8];
+}
+
+/*
  * The report on a given-up entry, queued with the null sender to the
  * entry's sender through the same account; its id joins run->fresh so
  * the run sends it too.
@@ -324,6 +340,7 @@ flush_bounce(struct flush_run *run, const struct session *s,
 	src.ctx = &mem;
 	src.size = (off_t)out.len;
 	bounce_scan_8bit(out.data, out.len, &src.has_8bit, &src.header_8bit);
+	flush_report_id(e->id, be.id);
 	be.account = e->account;
 	be.sender = "";
 	rcpt[0] = e->sender;
@@ -333,6 +350,8 @@ flush_bounce(struct flush_run *run, const struct session *s,
 	be.nrcpts = 1;
 	be.has_8bit = src.has_8bit;
 	be.header_8bit = src.header_8bit;
+	/* 1: a crash after the report was queued and before the entry
+	   moved left it there; it is not made twice. */
 	if (queue_add((struct queue *)q, &be, &src, err) < 0)
 		goto out;
 	run->fresh =

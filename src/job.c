@@ -1244,6 +1244,8 @@ struct files_session {
 	struct error failed; /* why it could not be had (cls ERR_NONE: it
 				was); the account's later files fail so too */
 	int sent;            /* a message went through it: drain the queue */
+	int queued;          /* one of this run's was queued: the server said
+				"later", so the queue waits for a later run */
 };
 
 struct files_run {
@@ -1388,8 +1390,10 @@ files_send(struct files_run *run, struct files_msg *m, struct files_msg *next)
 	m->sub.after = &after;
 	if (deliver(&m->sub, &err) < 0)
 		files_note(run, m->path, &err);
+	else if (m->sub.queued[0])
+		fs->queued = 1;
 	else
-		fs->sent |= !m->sub.queued[0];
+		fs->sent = 1;
 	submission_done(&m->sub);
 	m->ready = 0;
 }
@@ -1433,7 +1437,7 @@ job_send_files(const struct options *opt, struct error *err)
 	for (size_t k = 0; k < run.n; k++) {
 		struct files_session *fs = run.v[k];
 
-		if (fs->sent && fs->failed.cls == ERR_NONE &&
+		if (fs->sent && !fs->queued && fs->failed.cls == ERR_NONE &&
 			smtp_ready(&fs->s.smtp))
 			flush_drain(&fs->s);
 		session_end(&fs->s);

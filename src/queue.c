@@ -435,6 +435,34 @@ id_is_taken(const struct queue *q, const char *id)
 
 /* Pick an id, create tmp/ID and lock it: queue_clean_tmp leaves locked
    files alone, so a slow writer is never cleaned away. */
+/*
+ * With a preset id: that one or none. -2 when an entry (queued, failed,
+ * or being written) has it already: whoever made it got there first.
+ */
+static int
+tmp_create_as(const struct queue *q, struct queue_entry *e, struct error *err)
+{
+	char name[16 + QUEUE_ID_LEN];
+	int fd;
+
+	e->created = time(NULL);
+	snprintf(name, sizeof(name), "tmp/%s", e->id);
+	fd = openat(q->dirfd, name,
+		O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return -2;
+	if (fd < 0) {
+		error_set(err, ERR_CANTCREAT, "cannot create %s/%s: %s", q->dir,
+			name, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) == 0 && !id_is_taken(q, e->id))
+		return fd;
+	unlinkat(q->dirfd, name, 0);
+	close(fd);
+	return -2;
+}
+
 static int
 tmp_create(const struct queue *q, struct queue_entry *e, struct error *err)
 {
@@ -442,6 +470,8 @@ tmp_create(const struct queue *q, struct queue_entry *e, struct error *err)
 	uint32_t r;
 	int fd, tries;
 
+	if (e->id[0] != '\0')
+		return tmp_create_as(q, e, err);
 	for (tries = 0; tries < 16; tries++) {
 		struct timespec now;
 
@@ -591,10 +621,15 @@ queue_add(struct queue *q, struct queue_entry *e, const struct smtp_source *src,
 	int fd, rc = -1;
 
 	e->fd = -1;
-	e->id[0] = '\0';
+	if (e->id[0] != '\0' && !id_is_valid(e->id)) {
+		error_set(err, ERR_SOFTWARE, "queue_add: not a queue id");
+		return -1;
+	}
 	if (envelope_check(e, err) < 0)
 		return -1;
 	fd = tmp_create(q, e, err);
+	if (fd == -2)
+		return 1;
 	if (fd < 0)
 		return -1;
 	snprintf(tmpname, sizeof(tmpname), "tmp/%s", e->id);

@@ -98,7 +98,11 @@ void queue_close(struct queue *q);
  * failure that queued it. Errors: ERR_DATA for a CR, LF or NUL in
  * an envelope string or an envelope past its cap (16 MiB: thousands of
  * recipients), ERR_CANTCREAT / ERR_IO (disk full, ...) with nothing left
- * behind, or src's error.
+ * behind, or src's error. With e->id preset (QUEUE_ID_LEN hex digits;
+ * else it must be empty) that id is used, and when an entry already has
+ * it (queued, failed or being written) nothing is written and 1 is
+ * returned: an entry derived from another is made once however often
+ * that is tried.
  */
 int queue_add(struct queue *q, struct queue_entry *e,
 	const struct smtp_source *src, struct error *err);

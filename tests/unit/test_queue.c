@@ -783,6 +783,53 @@ test_give_up_retry_delete(struct queue *q)
 
 /* --- selection ---------------------------------------------------------- */
 
+/* A preset id: used as given; an id already taken (queued or failed) is
+   not written again (1), so a report is made once. */
+static void
+test_preset_id(struct queue *q)
+{
+	static const char want[] = "00000001000010fa";
+	char *rcpts[1] = {(char *)"b@y.test"};
+	struct queue_entry e, *v;
+	struct mem_src m;
+	struct smtp_source src;
+	struct error err;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.account = (char *)"default";
+	e.sender = (char *)"";
+	e.rcpts = rcpts;
+	e.nrcpts = 1;
+	memcpy(e.id, want, sizeof(want));
+	mem_source(&m, &src, "first\r\n", 7);
+	error_clear(&err);
+	CHECK_INT(queue_add(q, &e, &src, &err), 0);
+	CHECK_STR(e.id, want);
+	mem_source(&m, &src, "second\r\n", 8);
+	CHECK_INT(queue_add(q, &e, &src, &err), 1);
+	CHECK(list_one(q, 0, want, &v, &n) != NULL);
+	CHECK(v && find(v, n, want) && find(v, n, want)->size == 7);
+	queue_entries_release(v, n);
+	/* taken in failed/ counts too */
+	CHECK_INT(queue_lock(q, want, &e, &err), 1);
+	CHECK_INT(queue_give_up(q, &e, 1, "given up", &err), 0);
+	memset(&e, 0, sizeof(e));
+	e.account = (char *)"default";
+	e.sender = (char *)"";
+	e.rcpts = rcpts;
+	e.nrcpts = 1;
+	memcpy(e.id, want, sizeof(want));
+	mem_source(&m, &src, "third\r\n", 7);
+	CHECK_INT(queue_add(q, &e, &src, &err), 1);
+	CHECK(list_one(q, 0, want, &v, &n) == NULL);
+	queue_entries_release(v, n);
+	/* not an id: refused */
+	memcpy(e.id, "../../etc/passwd", QUEUE_ID_LEN + 1);
+	CHECK_INT(queue_add(q, &e, &src, &err), -1);
+	CHECK_INT(queue_delete(q, want, &err), 0);
+}
+
 static void
 test_match(struct queue *q)
 {
@@ -888,6 +935,7 @@ main(void)
 	test_locks(&q);
 	test_give_up_retry_delete(&q);
 	test_match(&q);
+	test_preset_id(&q);
 	test_clean_tmp(&q);
 	queue_close(&q);
 	nftw(test_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
