@@ -16,7 +16,8 @@ Exit status 0 when a message was received, 1 otherwise.
 Script steps (one a line; README has the whole case format):
     S: text       send text + CRLF; consecutive S lines go out in one write
     S+ escaped    send bytes with \\r \\n \\t \\\\ \\xNN escapes, no CRLF added
-    S* N text     send text N times, no CRLF added (long lines)
+    S* N escaped  send these bytes N times, no CRLF added (long lines,
+                  endless replies: S* 1000 250-more\\r\\n)
     C: text       the client must send exactly text + CRLF
     C| text       as C:, and it must have arrived in the same recv() as the
                   end of the previous C line (proof of one write)
@@ -25,11 +26,16 @@ Script steps (one a line; README has the whole case format):
     C? text       the client may send this line, or may close instead
     C: <eof>      the client must close without sending anything more
     sleep SECS    flush, then wait (less if the client process ends)
-    close         flush, then close the connection (the script ends)
+    close         flush, then close the connection (the script ends); with
+                  watch_after_close (the hostile-* cases) a half-close:
+                  the last S lines leave with FIN, then the client's bytes
+                  are read until it closes too
     abort         close with a TCP reset
     reconnect     the client must close; then accept its next connection
                   and go on with the steps after this one there
-    drain [N]     consume whatever the client sends: N bytes, or up to EOF
+    drain [N]     consume whatever the client sends: N bytes, or up to EOF;
+                  after "drain N" the bytes still arriving when the next S
+                  lines go out count as drained (a reply mid-data)
     tls CERT [OPTION...]
                   flush, then play the TLS server with CERT.pem / CERT.key
                   from the certificate directory. Options: tls1.1 (to be
@@ -169,7 +175,11 @@ def parse_script(lines):
                                          rep.encode('utf-8') + b'\r\n')))
         elif text[:2] == 'S*':
             count, _, rep = text[2:].strip().partition(' ')
-            steps.append((lineno, 'S+', rep.encode('utf-8') * int(count)))
+            try:
+                rep = unescape(rep)
+            except ValueError as e:
+                raise ScriptError('line %d: %s' % (lineno, e))
+            steps.append((lineno, 'S+', rep * int(count)))
         elif text[:2] in ('S+', 'C+'):
             try:
                 data = unescape(text[2:].lstrip(' '))
@@ -246,6 +256,13 @@ class Peer:
         self.conn = None
         self.pending_tx = bytearray()
         self.closed_by_peer = False
+        # "close" as a half-close that goes on recording until the client
+        # closes too, so that nothing it sends after the server hung up
+        # escapes the checks (the hostile-* cases).
+        self.watch_after_close = False
+        # After a drain step the client may still be streaming: bytes that
+        # arrive before the next reply count as drained, not as early.
+        self.streaming = False
 
     # --- connection ---------------------------------------------------
     def _accept(self):
@@ -382,8 +399,12 @@ class Peer:
         # Nothing may be waiting from the client when the server speaks:
         # bytes here were sent before the reply they depend on (pipelining
         # without PIPELINING, or a command group split wrongly).
-        while self._recv(nonblocking=True):
-            pass
+        if self.streaming:
+            # Speak now; what the client is still sending is read later.
+            self.streaming = False
+        else:
+            while self._recv(nonblocking=True):
+                pass
         if self.pos < len(self.rx):
             early = self._line()
             raise Failure('%sthe client sent %r before the server\'s reply'
@@ -401,7 +422,12 @@ class Peer:
         if op in ('S:', 'S+'):
             self.pending_tx += arg
             return
+        if op == 'close' and self.watch_after_close:
+            self._half_close(lineno)
+            return
         self._flush(lineno)
+        if op != 'sleep':
+            self.streaming = False
         if op in ('C:', 'C|', 'C?'):
             self._expect_line(lineno, op, arg)
         elif op == 'C+':
@@ -451,7 +477,80 @@ class Peer:
             else:
                 while len(self.rx) - self.pos < arg and self._recv():
                     pass
+                self.streaming = True
             self.pos = len(self.rx)
+
+    def _half_close(self, lineno):
+        # The last S lines and the end of the stream leave in one segment
+        # (corked, then shutdown sends the data with FIN): a client that
+        # has read them has the end of the stream too, so whether it
+        # looks before it writes is tested, not the scheduler. Then
+        # socket.shutdown itself, not SSLSocket's, which would drop the
+        # TLS layer: the client sees the end of the stream (without
+        # close_notify, as with a plain close) and what it still sends is
+        # read and decrypted as before.
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        self._flush(lineno)
+        self.events.append(('S', b''))
+        try:
+            socket.socket.shutdown(self.conn, socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            while self._recv():
+                pass
+        except Failure:
+            pass
+        self.conn.close()
+        self.conn = None
+        self.closed_by_peer = True
+
+    def starttls_violations(self):
+        """RFC 3207 §4/§5 as seen on the wire: STARTTLS is the last command
+        of its group, and after a 2xx reply to it the client's next byte
+        begins a TLS record (0x16) or the client closes. Returns the
+        violations as text."""
+        out = []
+        state = 'clear'
+        line = bytearray()
+        for who, data in self.events:
+            if who == 'T':
+                if state == 'wait-tls' and data.startswith('TLS on'):
+                    state = 'tls'
+                continue
+            if state == 'tls':
+                break
+            if who == 'S':
+                if state == 'sent':
+                    state = 'wait-tls' if data and data[:1] == b'2' \
+                        else 'clear'
+                continue
+            if data is None:
+                break
+            if state == 'sent':
+                out.append('the client sent %r after STARTTLS before its '
+                           'reply (STARTTLS must end a command group)'
+                           % show(data[:80]))
+                break
+            if state == 'wait-tls':
+                if data[:1] != b'\x16':
+                    out.append('the client sent %r in clear after the 2xx '
+                               'reply to STARTTLS (only a TLS handshake or '
+                               'a close may follow)' % show(data[:80]))
+                break
+            line += data
+            while b'\n' in line:
+                i = line.index(b'\n')
+                cmd, line = bytes(line[:i + 1]), line[i + 1:]
+                if cmd.rstrip(b'\r\n').upper() == b'STARTTLS':
+                    state = 'sent'
+                    if line:
+                        out.append('the client sent %r after STARTTLS in '
+                                   'the same write (STARTTLS must end a '
+                                   'command group)' % show(bytes(line[:80])))
+                        return out
+                    break
+        return out
 
     def _reconnect(self, lineno):
         # One session over, the client (-bs relaying its next message)
