@@ -627,8 +627,8 @@ parse_element(struct parser *p, struct address_list *out, const char *group)
 		rc = parse_angle(p, &w, out, group);
 	else if (c == ':')
 		rc = parse_group(p, &w, out, group);
-	else if (c == '@')
-		rc = parse_bare(p, &w, out, group);
+	else if (c == '@') /* as the last arm, before specials are judged */
+		rc = parse_bare(p, &w, out, group); /* NOLINT(bugprone-branch-clone) */
 	else if (c == ';' && !group)
 		rc = parse_fail(p, p->pos, "';' outside a group");
 	else if (c != -1 && c != ',' && c != ';')
@@ -1029,7 +1029,7 @@ envelope_problem(const char *m, char *why, size_t size)
 	for (i = 0; m[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)m[i];
 
-		if (c == '\r' || c == '\n' || c < 0x20 || c == 0x7f) {
+		if (c < 0x20 || c == 0x7f) {
 			snprintf(why, size, "%s",
 				c == '\r'   ? "contains CR"
 				: c == '\n' ? "contains LF"
@@ -1040,6 +1040,14 @@ envelope_problem(const char *m, char *why, size_t size)
 			snprintf(why, size, "contains '%c'", c);
 			return -1;
 		}
+	}
+	/* RFC 6531 §3.3: a non-ASCII address is UTF-8; anything else is
+	   bytes no server can interpret (and no IDNA can map). */
+	i = address_utf8_check(m, strlen(m));
+	if (m[i] != '\0') {
+		snprintf(why, size, "not UTF-8 (byte 0x%02x at offset %zu)",
+			(unsigned char)m[i], i);
+		return -1;
 	}
 	local = m[0] == '"' ? envelope_quoted(m, why, size)
 			    : envelope_dot_string(m, why, size);
@@ -1105,6 +1113,51 @@ mailbox_join(const char *local, size_t local_len, const char *domain)
 	m[local_len] = '@';
 	memcpy(m + local_len + 1, domain, dlen + 1);
 	return m;
+}
+
+/* Length of the UTF-8 character at p (at most len bytes), 0 if none. */
+static size_t
+utf8_len(const unsigned char *p, size_t len)
+{
+	unsigned long c;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, c = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, c = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, c = p[0] & 0x07u;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3fu);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+		(c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
+}
+
+size_t
+address_utf8_check(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_len(p + i, len - i);
+		if (n == 0)
+			return i;
+		i += n;
+	}
+	return len;
 }
 
 int
@@ -1506,7 +1559,7 @@ struct expansion {
 static const struct alias_entry *
 alias_find(const struct aliases *a, const char *name)
 {
-	struct alias_entry key;
+	struct alias_entry key = {0};
 
 	if (!a || a->n == 0)
 		return NULL;
@@ -1669,7 +1722,8 @@ address_qualify_name(const struct aliases *a, const char *maildomain,
 	address_list_dedupe(&l);
 	rc = 0;
 	if (l.n == 1) {
-		*out = xstrdup(l.v[0].mailbox);
+		/* dedupe keeps the first of equal addresses: v[0] lives */
+		*out = xstrdup(l.v[0].mailbox); /* NOLINT(clang-analyzer-unix.Malloc) */
 	} else if (maildomain && *maildomain) {
 		*out = mailbox_join(name, strlen(name), maildomain);
 	} else {

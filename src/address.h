@@ -152,6 +152,14 @@ int address_domain_to_ascii(const char *mailbox, char **out, struct error *err);
 int address_is_ascii(const char *s);
 
 /*
+ * The offset of the first byte of the len bytes at s that does not begin
+ * a well-formed UTF-8 character (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF, no character cut at the end), or len
+ * when all of them are UTF-8. ASCII is UTF-8.
+ */
+size_t address_utf8_check(const char *s, size_t len);
+
+/*
  * 1 when the local part of mailbox (everything before its last '@', or
  * all of it when it has none) is ASCII, else 0. A non-ASCII local part
  * cannot be converted: it needs SMTPUTF8 (RFC 6531 §3.4).

@@ -330,6 +330,8 @@ submission_done(struct submission *sub)
 static int
 submit(struct submission *sub, struct error *err)
 {
+	/* cppcheck-suppress uninitvar ; session_start fills own before any
+	   use: s is &own only when sub->session is NULL */
 	struct session own, *s = sub->session ? sub->session : &own;
 	int r = 0;
 
@@ -1276,7 +1278,8 @@ files_session(struct files_run *run, const struct account *acct)
 	if (fs) {
 		session_end(&fs->s);
 	} else {
-		run->v = xreallocarray(run->v, run->n + 1, sizeof(*run->v));
+		/* an array of pointers: sizeof(*v) is a pointer's size */
+		run->v = xreallocarray(run->v, run->n + 1, sizeof(*run->v)); /* NOLINT(bugprone-sizeof-expression) */
 		fs = xcalloc(1, sizeof(*fs));
 		run->v[run->n++] = fs;
 		fs->acct = acct;

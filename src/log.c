@@ -145,10 +145,10 @@ log_escape(char *dst, size_t dstsize, const char *src, size_t len)
 
 		if (c == '\r' || c == '\n' || c == '\t' || c == '\\') {
 			esc[0] = '\\';
-			esc[1] = c == '\r'   ? 'r'
-				 : c == '\n' ? 'n'
-				 : c == '\t' ? 't'
-					     : '\\';
+			esc[1] = (char)(c == '\r'   ? 'r'
+					: c == '\n' ? 'n'
+					: c == '\t' ? 't'
+						    : '\\');
 			n = 2;
 		} else if (c < 0x20 || c > 0x7e) {
 			esc[0] = '\\';

@@ -119,7 +119,7 @@ is_from_line(const char *p, size_t len)
 
 	while (i < len && p[i] == '>')
 		i++;
-	return len - i >= 5 && memcmp(p + i, "From ", 5) == 0;
+	return i + 5 <= len && memcmp(p + i, "From ", 5) == 0;
 }
 
 /*
@@ -263,9 +263,33 @@ body_line(struct intake *in, const char *p, size_t len)
 	return body_put(in, "\r\n", 2);
 }
 
+/*
+ * RFC 6532 §3.2: 8-bit bytes in a header field are UTF-8 and nothing
+ * else; SMTPUTF8 would otherwise vouch for bytes in an unknown charset
+ * that the server and the reader then decode each their own way.
+ */
+static int
+header_check_utf8(struct intake *in, const char *p, size_t len)
+{
+	size_t bad = address_utf8_check(p, len);
+
+	if (bad == len)
+		return 0;
+	error_set(in->err, ERR_DATA,
+		"header line %lu is not UTF-8 (byte 0x%02x at offset %zu); "
+		"other charsets need RFC 2047 encoded words",
+		in->lineno, (unsigned char)p[bad], bad);
+	return -1;
+}
+
 static int
 header_append(struct intake *in, const char *p, size_t len)
 {
+	if (bytes_have_8bit(p, len)) {
+		if (header_check_utf8(in, p, len) < 0)
+			return -1;
+		in->msg->has_8bit = 1;
+	}
 	/* A half-appended line is harmless: the error ends the intake. */
 	if (buf_append(&in->headers, p, len) < 0 ||
 		buf_append(&in->headers, "\r\n", 2) < 0) {
@@ -274,8 +298,6 @@ header_append(struct intake *in, const char *p, size_t len)
 			MESSAGE_HEADER_MAX, in->lineno);
 		return -1;
 	}
-	if (!in->msg->has_8bit && bytes_have_8bit(p, len))
-		in->msg->has_8bit = 1;
 	return 0;
 }
 
@@ -339,7 +361,7 @@ intake_line(struct intake *in, const char *p, size_t len, off_t off)
 	if (nul != NULL) {
 		error_set(in->err, ERR_DATA,
 			"NUL byte at offset %lld of the input",
-			(long long)(off + (nul - p)));
+			(long long)off + (long long)(nul - p));
 		return -1;
 	}
 	if (len > MESSAGE_LINE_MAX)
@@ -1119,7 +1141,7 @@ static void
 phrase_encode(const unsigned char *s, size_t len, struct buf *out)
 {
 	int q = q_len(s, len) <= (len + 2) / 3 * 4;
-	size_t start = 0, end = 0, n, cost;
+	size_t start = 0, end, n, cost;
 
 	while (start < len) {
 		for (end = start; end < len; end += n) {
@@ -1235,7 +1257,7 @@ mailbox_is_safe(const char *mailbox)
 	for (; *p != '\0'; p++) {
 		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
 			return 0;
-		if (quoted && *p == '\\' && p[1] != '\0' && p[1] >= 0x20)
+		if (quoted && *p == '\\' && p[1] >= 0x20)
 			p++;
 		else if (*p == '"')
 			quoted = !quoted;
@@ -1776,7 +1798,7 @@ qualify_field(struct message *msg, size_t i, message_qualify_fn *qualify,
 	size_t len = f->len - 2, body, k;
 	struct address_list l;
 	struct span_scan sc = {0};
-	struct error perr;
+	struct error perr = {0};
 	struct buf out;
 	int rc = 0;
 

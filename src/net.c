@@ -333,7 +333,8 @@ net_connect_addrs(const struct addrinfo *list, unsigned port, unsigned timeout,
 	memset(&r, 0, sizeof(r));
 	for (ai = list; ai; ai = ai->ai_next)
 		r.n++;
-	order = xcalloc(r.n + 1, sizeof(*order));
+	/* an array of pointers: sizeof(*order) is a pointer's size */
+	order = xcalloc(r.n + 1, sizeof(*order)); /* NOLINT(bugprone-sizeof-expression) */
 	r.a = xcalloc(r.n + 1, sizeof(*r.a));
 	r.pfd = xcalloc(r.n + 1, sizeof(*r.pfd));
 	r.pfd_attempt = xcalloc(r.n + 1, sizeof(*r.pfd_attempt));

@@ -540,6 +540,8 @@ entry_stream(int fd, const struct buf *env, const struct smtp_source *src,
 			used += (size_t)n;
 			*count += n;
 		}
+		/* cppcheck-suppress knownConditionTrueFalse ; n changes in
+		   the loop: a read of 0 can leave used at 0 */
 		if (QUEUE_IO_CHUNK - used < 2 || (n == 0 && used > 0)) {
 			if (write_all(fd, stage, used) < 0) {
 				error_set(err, ERR_IO,

@@ -222,7 +222,7 @@ srv_fill(struct server *s, long long deadline)
 
 /* Take the line ending at lf out of the buffer. */
 static int
-srv_take_line(struct server *s, char *lf, size_t max, const char **line,
+srv_take_line(struct server *s, const char *lf, size_t max, const char **line,
 	size_t *len, int *crlf)
 {
 	size_t n = (size_t)(lf - (s->in + s->in_start));
@@ -396,7 +396,7 @@ srv_data_read(struct server *s, struct srv_spool *sp, enum srv_data_fault *f)
 static void
 srv_enhanced(int code, const char *enh, char *out, size_t size)
 {
-	const char *p = enh;
+	const char *p;
 	int parts = 0, digits;
 
 	if (enh[0] - '0' == code / 100 && enh[1] == '.') {

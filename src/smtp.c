@@ -209,6 +209,8 @@ static void
 smtp_build_mail(
 	const struct smtp_session *s, const struct smtp_txn *t, struct buf *cmd)
 {
+	/* cppcheck-suppress ctunullpointer ; t is NULL only in the states
+	   before MAIL (smtp_build_cmd) */
 	const struct smtp_envelope *env = t->env;
 	unsigned flags = s->caps.flags;
 
@@ -531,6 +533,16 @@ smtp_on_challenge(struct smtp_session *s, const char *ctx, struct error *err)
 		error_set(err, ERR_PROTOCOL,
 			"%s: a challenge of %zu lines (one is allowed)", ctx,
 			s->reply.nlines);
+		smtp_set_state(s, SMTP_ST_DEAD);
+		return -1;
+	}
+	/* auth_step reads a C string: a NUL would cut the challenge short
+	   and "334 \0garbage" would pass as an empty, valid one. Base64
+	   never holds a NUL. */
+	if (s->reply.text.len > 0 &&
+		memchr(s->reply.text.data, '\0', s->reply.text.len)) {
+		error_set(err, ERR_PROTOCOL,
+			"%s: the server's challenge is not valid base64", ctx);
 		smtp_set_state(s, SMTP_ST_DEAD);
 		return -1;
 	}
@@ -1447,7 +1459,11 @@ smtp_early_reply(struct smtp_session *s, struct error *err)
 {
 	if (smtp_read_reply(s, "during data", 0, err) == 0) {
 		smtp_keep_final(s);
-		reply_to_error(&s->reply, ERR_TEMP, "during data", err);
+		/* A 5xx refuses the message for good (a size or content
+		   limit hit mid-way): retrying it would be refused again. */
+		reply_to_error(&s->reply,
+			s->reply.code / 100 == 5 ? ERR_UNAVAILABLE : ERR_TEMP,
+			"during data", err);
 	}
 	smtp_set_state(s, SMTP_ST_DEAD);
 	return -1;
@@ -1489,7 +1505,10 @@ smtp_send_body(
 	while ((n = src->read(src->ctx, chunk, SMTP_CHUNK, err)) > 0) {
 		iobuf_queue(&s->io, chunk, (size_t)n);
 		total += n;
-		tail[0] = n >= 2 ? chunk[n - 2] : tail[1];
+		if (n >= 2)
+			tail[0] = chunk[n - 2];
+		else
+			tail[0] = tail[1];
 		tail[1] = chunk[n - 1];
 		if (iobuf_queued(&s->io) >= SMTP_QUEUE_MAX &&
 			smtp_flush_data(s, err) < 0)

@@ -32,14 +32,24 @@
 #include "tls.h"
 #include "xmalloc.h"
 
-/* RFC 8314 §4.1 / RFC 9325: nothing older than TLS 1.2. */
-#define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define TLS_HEX_MAX            (TLS_FINGERPRINT_MAX * 3)
-#define TLS_BYE_MS             1000 /* close_notify is a courtesy */
-#define TLS_NAMES_MAX          16   /* names listed in a mismatch error */
-#define TLS_SANS_MAX           1024 /* a bound for a malformed extension */
-#define TLS_TEXT_MAX           512  /* one escaped DN or name */
-#define TLS_WHY_MAX            (ERROR_TEXT_MAX * 2)
+/*
+ * RFC 8314 §4.1 / RFC 9325: nothing older than TLS 1.2. Otherwise
+ * GnuTLS's NORMAL, with X25519 first among the groups: every TLS 1.3
+ * server has it, and with GNUTLS_KEY_SHARE_TOP the ClientHello carries
+ * that one key share instead of two (P-256 as well), about a million
+ * instructions less per connection (callgrind). A server without X25519
+ * asks again (HelloRetryRequest) for the next group.
+ */
+#define TLS_DEFAULT_PRIORITIES                                                 \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:" \
+	"+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:"      \
+	"+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096"
+#define TLS_HEX_MAX   (TLS_FINGERPRINT_MAX * 3)
+#define TLS_BYE_MS    1000 /* close_notify is a courtesy */
+#define TLS_NAMES_MAX 16   /* names listed in a mismatch error */
+#define TLS_SANS_MAX  1024 /* a bound for a malformed extension */
+#define TLS_TEXT_MAX  512  /* one escaped DN or name */
+#define TLS_WHY_MAX   (ERROR_TEXT_MAX * 2)
 
 struct tls {
 	gnutls_session_t session;
@@ -398,7 +408,8 @@ tls_setup_session(
 	int r;
 
 	t->custom_priorities = p->priorities != NULL;
-	r = gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
+	r = gnutls_init(&t->session,
+		GNUTLS_CLIENT | GNUTLS_NO_SIGNAL | GNUTLS_KEY_SHARE_TOP);
 	if (r < 0) {
 		t->session = NULL;
 		error_set(err, ERR_SOFTWARE, "TLS: %s", gnutls_strerror(r));
@@ -649,7 +660,7 @@ tls_check_name(struct tls *t, gnutls_x509_crt_t leaf, struct buf *why)
 	char cn[TLS_TEXT_MAX], raw[256];
 	size_t size = sizeof(raw), nsans, ndns = 0;
 	struct buf names;
-	int ok;
+	unsigned ok;
 
 	buf_init(&names, TLS_WHY_MAX);
 	nsans = tls_crt_sans(leaf, 0, TLS_NAMES_MAX, &names, &ndns);

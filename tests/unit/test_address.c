@@ -464,6 +464,14 @@ static const struct envelope_case envelope_bad[] = {
 	{"a@x\n", "contains LF"},
 	{"a\x01@x", "contains a control character"},
 	{"a\x7f@x", "contains a control character"},
+	/* RFC 6531: 8-bit bytes must be UTF-8 (Latin-1, a cut sequence, an
+	   overlong '<', a surrogate, past U+10FFFF) */
+	{"j\xfcrgen@x", "not UTF-8 (byte 0xfc at offset 1)"},
+	{"j\xc3@x", "not UTF-8 (byte 0xc3 at offset 1)"},
+	{"a\xc0\xbc@x", "not UTF-8 (byte 0xc0 at offset 1)"},
+	{"a@x\xed\xa0\x80", "not UTF-8 (byte 0xed at offset 3)"},
+	{"a@x\xf4\x90\x80\x80", "not UTF-8 (byte 0xf4 at offset 3)"},
+	{"a@x\xe2\x82", "not UTF-8 (byte 0xe2 at offset 3)"},
 	{"\"a\tb\"@x", "contains a control character"},
 	{"a,b@x", "',' not allowed in an unquoted local part"},
 	{"a(b)@x", "'(' not allowed in an unquoted local part"},
@@ -525,6 +533,12 @@ test_envelope(void)
 		CHECK_INT(err.cls, ERR_DATA);
 		CHECK_STR(err.text, want);
 	}
+	/* address_utf8_check: the offset of the first bad byte, or len */
+	CHECK_INT((int)address_utf8_check("ab", 2), 2);
+	CHECK_INT((int)address_utf8_check("\xc3\xa4\xe2\x82\xac", 5), 5);
+	CHECK_INT((int)address_utf8_check("\xf0\x9f\x98\x80x\xff", 6), 5);
+	CHECK_INT((int)address_utf8_check("a\xe2\x82\xac", 3), 1);
+	CHECK_INT((int)address_utf8_check("\xe0\x80\x80", 3), 0);
 	/* the address is shown escaped, so the error line stays one line */
 	CHECK_INT(address_check_envelope("a@x\r\nRSET", &err), -1);
 	CHECK_STR(err.text, "invalid address 'a@x\\r\\nRSET': contains CR");

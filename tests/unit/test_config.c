@@ -717,6 +717,40 @@ test_repair_errors(void)
 	expect_error("account x\nremove_bcc_headers auto\n",
 		"t.conf:2: 'remove_bcc_headers' must be 'on' or 'off', not "
 		"'auto'");
+	/* the EHLO name: a host name or an address literal, nothing a
+	   server could read as a parameter or a second command */
+	{
+		struct config cfg;
+		struct error err;
+
+		/* a U-label EHLO name is kept as its A-label; '_' and a
+		   literal pass */
+		CHECK_INT(parse(&cfg,
+				  "account a\nhost h\ndomain b\xc3\xbc"
+				  "cher.example\n"
+				  "account b\nhost h\ndomain my_host.lan\n"
+				  "account c\nhost h\ndomain [IPv6:::1]\n",
+				  &err),
+			0);
+		CHECK_STR(cfg.accounts[0].domain, "xn--bcher-kva.example");
+		CHECK_STR(cfg.accounts[1].domain, "my_host.lan");
+		CHECK_STR(cfg.accounts[2].domain, "[IPv6:::1]");
+		config_release(&cfg);
+	}
+	expect_error("account x\ndomain cli<ent>.test\n",
+		"t.conf:2: 'domain' must be a host name or an address literal "
+		"([192.0.2.1]), not 'cli<ent>.test'");
+	expect_error("account x\ndomain \"a\\\\r\\\\nRSET\"\n",
+		"t.conf:2: 'domain' must be a host name or an address literal "
+		"([192.0.2.1]), not 'a\\\\r\\\\nRSET'");
+	expect_error("account x\ndomain [192.0.2.1\n",
+		"t.conf:2: 'domain' must be a host name or an address literal "
+		"([192.0.2.1]), not '[192.0.2.1'");
+	expect_error("account x\ndomain \xff.example\n",
+		"t.conf:2: 'domain' must be a host name or an address literal "
+		"([192.0.2.1]), not '\\xff.example'");
+	expect_error("account x\ndomain \"a b\"\n",
+		"t.conf:2: 'domain' must be one word, not 'a b'");
 	expect_error("account x\nmaildomain example .org\n",
 		"t.conf:2: 'maildomain' must be one word, not 'example .org'");
 	expect_error("account x\ndsn_notify sucess\n",

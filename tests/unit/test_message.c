@@ -909,6 +909,13 @@ test_nul_refused(void)
 	check_error_lit("From x@y\r\r\nA: b\0\n\nx\n", ERR_DATA,
 		"NUL byte at offset 15 of the input");
 	check_error_lit("\0", ERR_DATA, "NUL byte at offset 0 of the input");
+	/* RFC 6532: 8-bit header bytes must be UTF-8; the body may hold any */
+	check_error_lit("A: caf\xe9\n\nx\n", ERR_DATA,
+		"header line 1 is not UTF-8 (byte 0xe9 at offset 6); other "
+		"charsets need RFC 2047 encoded words");
+	check_error_lit("A: b\n c\xc3\n\nx\n", ERR_DATA,
+		"header line 2 is not UTF-8 (byte 0xc3 at offset 2); other "
+		"charsets need RFC 2047 encoded words");
 	/* in the last line without LF, and after a bare CR */
 	check_error_lit("A: b\n\nx\ry\0", ERR_DATA,
 		"NUL byte at offset 9 of the input");
