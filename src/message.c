@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,16 +100,25 @@ struct inbuf {
 	off_t base;
 };
 
-/* OR of all bytes, so the compiler can vectorise the 8-bit scan. */
+/*
+ * Any byte >= 0x80: OR of all bytes, eight at a time (memcpy makes the
+ * unaligned load portable; gcc's -O2 does not vectorise the byte loop),
+ * which took a third of the CPU of a large ASCII message.
+ */
 static int
 bytes_have_8bit(const char *p, size_t len)
 {
-	unsigned char acc = 0;
-	size_t i;
+	uint64_t acc = 0, w;
+	unsigned char tail = 0;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++)
-		acc |= (unsigned char)p[i];
-	return (acc & 0x80) != 0;
+	for (; i + sizeof(w) <= len; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < len; i++)
+		tail |= (unsigned char)p[i];
+	return (acc & 0x8080808080808080ULL) != 0 || (tail & 0x80) != 0;
 }
 
 /* ">*From " at the start of the input: an mbox envelope line. */
@@ -258,6 +268,14 @@ body_line(struct intake *in, const char *p, size_t len)
 	in->phase = PHASE_BODY;
 	if (!in->msg->body_8bit && bytes_have_8bit(p, len))
 		in->msg->body_8bit = in->msg->has_8bit = 1;
+	/* Spooled: the line and its CRLF into the stage in one step. */
+	if (in->msg->body_fd >= 0 && in->stage_len + len + 2 <= SPOOL_STAGE) {
+		memcpy(in->stage + in->stage_len, p, len);
+		memcpy(in->stage + in->stage_len + len, "\r\n", 2);
+		in->stage_len += len + 2;
+		in->msg->body_len += (off_t)len + 2;
+		return 0;
+	}
 	if (body_put(in, p, len) < 0)
 		return -1;
 	return body_put(in, "\r\n", 2);

@@ -35,7 +35,7 @@
 #include "tls.h"
 #include "xmalloc.h"
 
-#define SMTP_CHUNK           (16 * 1024) /* one read from the message source */
+#define SMTP_CHUNK           (64 * 1024) /* one read from the message source */
 #define SMTP_QUEUE_MAX       (64 * 1024) /* flush data once this much waits */
 #define SMTP_QUIT_TIMEOUT_MS 5000        /* QUIT's reply is a courtesy */
 #define SMTP_CMD_MAX         4096        /* one command line we build */
