@@ -628,7 +628,8 @@ parse_element(struct parser *p, struct address_list *out, const char *group)
 	else if (c == ':')
 		rc = parse_group(p, &w, out, group);
 	else if (c == '@') /* as the last arm, before specials are judged */
-		rc = parse_bare(p, &w, out, group); /* NOLINT(bugprone-branch-clone) */
+		/* NOLINTNEXTLINE(bugprone-branch-clone) */
+		rc = parse_bare(p, &w, out, group);
 	else if (c == ';' && !group)
 		rc = parse_fail(p, p->pos, "';' outside a group");
 	else if (c != -1 && c != ',' && c != ';')
@@ -1115,23 +1116,24 @@ mailbox_join(const char *local, size_t local_len, const char *domain)
 	return m;
 }
 
-/* Length of the UTF-8 character at p (at most len bytes), 0 if none. */
-static size_t
-utf8_len(const unsigned char *p, size_t len)
+size_t
+address_utf8_char(const char *s, size_t len, uint32_t *cp)
 {
-	unsigned long c;
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c, min;
 	size_t n, i;
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, c = p[0] & 0x1fu;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, c = p[0] & 0x0fu;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, c = p[0] & 0x07u;
-	else
+	if (p[0] < 0x80) {
+		n = 1, c = p[0], min = 0;
+	} else if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2, c = p[0] & 0x1fu, min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3, c = p[0] & 0x0fu, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4, c = p[0] & 0x07u, min = 0x10000;
+	} else {
 		return 0;
+	}
 	if (len < n)
 		return 0;
 	for (i = 1; i < n; i++) {
@@ -1139,20 +1141,22 @@ utf8_len(const unsigned char *p, size_t len)
 			return 0;
 		c = c << 6 | (p[i] & 0x3fu);
 	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-		(c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+	/* RFC 3629 §3: no overlong forms, no surrogates, nothing past
+	   U+10FFFF. */
+	if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
 		return 0;
+	if (cp)
+		*cp = c;
 	return n;
 }
 
 size_t
 address_utf8_check(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
 
 	while (i < len) {
-		n = utf8_len(p + i, len - i);
+		n = address_utf8_char(s + i, len - i, NULL);
 		if (n == 0)
 			return i;
 		i += n;
@@ -1723,7 +1727,8 @@ address_qualify_name(const struct aliases *a, const char *maildomain,
 	rc = 0;
 	if (l.n == 1) {
 		/* dedupe keeps the first of equal addresses: v[0] lives */
-		*out = xstrdup(l.v[0].mailbox); /* NOLINT(clang-analyzer-unix.Malloc) */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+		*out = xstrdup(l.v[0].mailbox);
 	} else if (maildomain && *maildomain) {
 		*out = mailbox_join(name, strlen(name), maildomain);
 	} else {

@@ -12,6 +12,7 @@
 #define POSTIE_ADDRESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -158,6 +159,13 @@ int address_is_ascii(const char *s);
  * when all of them are UTF-8. ASCII is UTF-8.
  */
 size_t address_utf8_check(const char *s, size_t len);
+
+/*
+ * The well-formed UTF-8 character (as address_utf8_check takes them) at
+ * the start of the len > 0 bytes at s: its length in bytes, its code
+ * point in *cp when cp is not NULL; 0 when there is none.
+ */
+size_t address_utf8_char(const char *s, size_t len, uint32_t *cp);
 
 /*
  * 1 when the local part of mailbox (everything before its last '@', or

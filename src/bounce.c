@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bounce.h"
+#include "address.h"
 #include "message.h"
 #include "xmalloc.h"
 
@@ -44,40 +45,6 @@ struct bounce_ctx {
 };
 
 /* --- checks -------------------------------------------------------------- */
-
-/* Length of the UTF-8 sequence at s (at most len bytes) and its code
-   point, or 0 when it is not well-formed (RFC 3629 §4: no overlong
-   forms, no surrogates, nothing past U+10FFFF). */
-static size_t
-utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 /* A value that goes into a line of the report: a CR or LF in it would
    end that line early and start whatever follows as a new one. */
@@ -108,7 +75,7 @@ check_address(const char *what, const char *s, int *is_8bit, struct error *err)
 		return -1;
 	*is_8bit = 0;
 	for (len = strlen(s); len > 0; p += n, len -= n) {
-		n = utf8_decode(p, len, &cp);
+		n = address_utf8_char((const char *)p, len, &cp);
 		if (n == 0 || cp < 0x20 || cp == 0x7f) {
 			error_set(err, ERR_DATA,
 				"bounce: %s holds a control character or "
@@ -538,7 +505,8 @@ add_final_recipient(struct buf *out, const char *addr)
 		return add_field(out, "Final-Recipient: rfc822; %s", addr);
 	buf_init(&x, out->max);
 	for (; r == 0 && len > 0; p += n, len -= n) {
-		n = utf8_decode(p, len, &cp); /* checked: never 0 */
+		n = address_utf8_char(
+			(const char *)p, len, &cp); /* checked: never 0 */
 		if (cp > 0x20 && cp < 0x7f && cp != '\\' && cp != '+' &&
 			cp != '=')
 			r = buf_append(&x, p, n);

@@ -671,8 +671,7 @@ config_check_word(
  * before any SMTPUTF8. A literal is checked as in an address.
  */
 static int
-config_check_ehlo(
-	const struct config_keydef *k, char **v, struct error *err)
+config_check_ehlo(const struct config_keydef *k, char **v, struct error *err)
 {
 	char q[CONFIG_QUOTE_MAX], *m, *ace = NULL;
 	size_t n = strlen(*v) + sizeof("postmaster@");
@@ -720,9 +719,9 @@ config_check_value(struct account *a, const struct config_keydef *k, char **v,
 
 	if (**v == '\0' &&
 		(k->type == TYPE_STR || k->type == TYPE_WORD ||
-			k->type == TYPE_EHLO || k->type == TYPE_PATH || k->type == TYPE_TRUST ||
-			k->type == TYPE_FINGERPRINT || k->type == TYPE_NOTIFY ||
-			k->type == TYPE_RETURN)) {
+			k->type == TYPE_EHLO || k->type == TYPE_PATH ||
+			k->type == TYPE_TRUST || k->type == TYPE_FINGERPRINT ||
+			k->type == TYPE_NOTIFY || k->type == TYPE_RETURN)) {
 		config_free_str(v);
 		return 0;
 	}

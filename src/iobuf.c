@@ -121,7 +121,8 @@ iobuf_set_backend(struct iobuf *io, const struct iobuf_backend *be)
 	io->be.last_error = NULL;
 	/* The descriptor itself travels in ctx (an exact intptr_t round
 	   trip): a pointer to io->fd would dangle once io is copied. */
-	io->be.ctx = (void *)(intptr_t)io->fd; /* NOLINT(performance-no-int-to-ptr) */
+	/* NOLINTNEXTLINE(performance-no-int-to-ptr) */
+	io->be.ctx = (void *)(intptr_t)io->fd;
 }
 
 void

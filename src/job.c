@@ -1279,7 +1279,8 @@ files_session(struct files_run *run, const struct account *acct)
 		session_end(&fs->s);
 	} else {
 		/* an array of pointers: sizeof(*v) is a pointer's size */
-		run->v = xreallocarray(run->v, run->n + 1, sizeof(*run->v)); /* NOLINT(bugprone-sizeof-expression) */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+		run->v = xreallocarray(run->v, run->n + 1, sizeof(*run->v));
 		fs = xcalloc(1, sizeof(*fs));
 		run->v[run->n++] = fs;
 		fs->acct = acct;

@@ -1056,37 +1056,6 @@ message_replace_field(
 
 /* --- From: -------------------------------------------------------------- */
 
-/* Length of the UTF-8 character at p (RFC 3629: no overlong forms, no
-   surrogates, nothing past U+10FFFF), or 0 when it is not one. */
-static size_t
-utf8_char_len(const unsigned char *p, size_t len)
-{
-	size_t n, i;
-	unsigned long c;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-		(c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return n;
-}
-
 /* RFC 2047 §5 (3): what may stand for itself in a Q-encoded word in a
    phrase; a space becomes '_', the rest =XX. */
 static int
@@ -1163,7 +1132,8 @@ phrase_encode(const unsigned char *s, size_t len, struct buf *out)
 
 	while (start < len) {
 		for (end = start; end < len; end += n) {
-			n = utf8_char_len(s + end, len - end);
+			n = address_utf8_char(
+				(const char *)s + end, len - end, NULL);
 			cost = q ? q_len(s + start, end + n - start)
 				 : (end + n - start + 2) / 3 * 4;
 			if (cost > EW_PAYLOAD_MAX)
@@ -1211,7 +1181,7 @@ needs_encoding(const unsigned char *s, size_t len, struct error *err)
 	int enc = 0;
 
 	for (i = 0; i < len; i += n) {
-		n = utf8_char_len(s + i, len - i);
+		n = address_utf8_char((const char *)s + i, len - i, NULL);
 		if (n == 0) {
 			error_set(err, ERR_DATA,
 				"display name is not valid UTF-8");

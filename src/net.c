@@ -334,7 +334,8 @@ net_connect_addrs(const struct addrinfo *list, unsigned port, unsigned timeout,
 	for (ai = list; ai; ai = ai->ai_next)
 		r.n++;
 	/* an array of pointers: sizeof(*order) is a pointer's size */
-	order = xcalloc(r.n + 1, sizeof(*order)); /* NOLINT(bugprone-sizeof-expression) */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	order = xcalloc(r.n + 1, sizeof(*order));
 	r.a = xcalloc(r.n + 1, sizeof(*r.a));
 	r.pfd = xcalloc(r.n + 1, sizeof(*r.pfd));
 	r.pfd_attempt = xcalloc(r.n + 1, sizeof(*r.pfd_attempt));

@@ -21,10 +21,12 @@ fuzz_address_mailbox(const struct address *a)
 	FUZZ_ASSERT(strpbrk(a->mailbox, "\r\n") == NULL);
 	/* the envelope form is itself an address the parser reads back
 	   unchanged (main re-parses what it stored: -f, queue, aliases) */
-	if (address_parse_one(a->mailbox, strlen(a->mailbox), &again, &err) == 0)
+	if (address_parse_one(a->mailbox, strlen(a->mailbox), &again, &err) ==
+		0)
 		FUZZ_ASSERT(strcmp(again.mailbox, a->mailbox) == 0);
 	else
-		fprintf(stderr, "not re-parsed: [%s]: %s\n", a->mailbox, err.text);
+		fprintf(stderr, "not re-parsed: [%s]: %s\n", a->mailbox,
+			err.text);
 	address_release(&again);
 	address_check_envelope(a->mailbox, &err);
 	address_is_ascii(a->mailbox);

@@ -60,7 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *q;
 	size_t i, n;
 
-	if (aliases_parse(&a, "fuzz-aliases", (const char *)data, size, &err) < 0) {
+	if (aliases_parse(&a, "fuzz-aliases", (const char *)data, size, &err) <
+		0) {
 		FUZZ_ASSERT(a.n == 0);
 		aliases_release(&a);
 		return 0;
@@ -78,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (address_expand(&a, "example.org", &l, &err) == 0) {
 		for (i = 0; i < l.n; i++)
 			FUZZ_ASSERT(strchr(l.v[i].mailbox, '@') != NULL ||
-				l.v[i].mailbox[0] == '"');
+				    l.v[i].mailbox[0] == '"');
 		address_list_dedupe(&l);
 	} else {
 		FUZZ_ASSERT(l.n == n);

@@ -42,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(strlen(caps.auth) < sizeof(caps.auth));
 		/* mechanisms are upper case SASL names, space-separated */
 		for (i = 0; caps.auth[i] != '\0'; i++)
-			FUZZ_ASSERT((caps.auth[i] >= 'A' && caps.auth[i] <= 'Z') ||
+			FUZZ_ASSERT(
+				(caps.auth[i] >= 'A' && caps.auth[i] <= 'Z') ||
 				(caps.auth[i] >= '0' && caps.auth[i] <= '9') ||
 				caps.auth[i] == '-' || caps.auth[i] == '_' ||
 				caps.auth[i] == ' ');

@@ -76,7 +76,8 @@ fuzz_message_repair(struct message *msg, unsigned flags)
 		v = message_field_value(msg, msg->nadded);
 		message_add_field(msg, "X-Copy", v, &err);
 		free(v);
-		message_replace_field(msg, msg->nfields - 1, "Subject: replaced\r\n x", &err);
+		message_replace_field(
+			msg, msg->nfields - 1, "Subject: replaced\r\n x", &err);
 	}
 }
 
@@ -101,7 +102,8 @@ fuzz_message_check(const struct message *msg, int dotstuff, size_t cap)
 	if (!dotstuff)
 		FUZZ_ASSERT((off_t)out.len == message_wire_size(msg));
 	FUZZ_ASSERT(out.len == 0 ||
-		(out.len >= 2 && memcmp(out.data + out.len - 2, "\r\n", 2) == 0));
+		    (out.len >= 2 &&
+			    memcmp(out.data + out.len - 2, "\r\n", 2) == 0));
 	for (i = 0; i < out.len; i++) {
 		unsigned char c = (unsigned char)out.data[i];
 
@@ -110,9 +112,11 @@ fuzz_message_check(const struct message *msg, int dotstuff, size_t cap)
 			FUZZ_ASSERT(i + 1 < out.len && out.data[i + 1] == '\n');
 		if (c == '\n') {
 			FUZZ_ASSERT(i > 0 && out.data[i - 1] == '\r');
-			FUZZ_ASSERT(i - 1 - line <= (size_t)(MESSAGE_LINE_MAX + dotstuff));
+			FUZZ_ASSERT(i - 1 - line <=
+				    (size_t)(MESSAGE_LINE_MAX + dotstuff));
 			if (dotstuff)
-				FUZZ_ASSERT(!(i - 1 - line == 1 && out.data[line] == '.'));
+				FUZZ_ASSERT(!(i - 1 - line == 1 &&
+					      out.data[line] == '.'));
 			line = i + 1;
 		}
 	}

@@ -32,8 +32,8 @@ fuzz_queue_write(const char *sub, const uint8_t *data, size_t size)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s%s%s", sub, *sub ? "/" : "", FUZZ_ID);
-	fd = openat(fuzz_q.dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		0600);
+	fd = openat(fuzz_q.dirfd, path,
+		O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	FUZZ_ASSERT(fd >= 0);
 	FUZZ_ASSERT(size == 0 || write(fd, data, size) == (ssize_t)size);
 	close(fd);

@@ -32,7 +32,7 @@ fuzz_deliver(void *ctx, const struct server_mail *mail,
 	FUZZ_ASSERT(mail->sender != NULL);
 	for (i = 0; i < mail->nrcpts; i++)
 		FUZZ_ASSERT(mail->rcpts[i].addr != NULL &&
-			strpbrk(mail->rcpts[i].addr, "\r\n<>") == NULL);
+			    strpbrk(mail->rcpts[i].addr, "\r\n<>") == NULL);
 	FUZZ_ASSERT(lseek(mail->data_fd, 0, SEEK_CUR) == 0);
 	memset(&msg, 0, sizeof(msg));
 	msg.body_fd = -1;
@@ -66,7 +66,8 @@ fuzz_server_check_output(int fd)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		FUZZ_ASSERT(nl != NULL && nl - p >= 5 && nl[-1] == '\r');
 		FUZZ_ASSERT(p[0] >= '2' && p[0] <= '5');
-		FUZZ_ASSERT(p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9');
+		FUZZ_ASSERT(p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+			    p[2] <= '9');
 		FUZZ_ASSERT(p[3] == ' ' || p[3] == '-');
 		FUZZ_ASSERT(nl - p <= 512);
 		for (i = 4; p + i < nl - 1; i++)
