@@ -270,19 +270,26 @@ domain_or_fqdn(const char *addr, const struct account *acct)
 }
 
 /*
- * The id of the report on entry id: its own, with the top bit of the
- * random part flipped. Derived, so that giving up an entry again (after
- * a crash between the report and the move to failed/) finds the report
- * already made; the same time, so it sorts right after its entry.
+ * The id of the report on entry id: the same time a microsecond later,
+ * the same random digits. Derived, so that giving the entry up again
+ * (after a crash between the report and the move to failed/) finds the
+ * report already made; later, so that a queue run takes the entry before
+ * its report and never sends a report whose entry it then reports again.
  */
 static void
 flush_report_id(const char *id, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *p = strchr(hex, id[QUEUE_ID_LEN - 3]);
+	char usec[6];
+	unsigned long n;
 
+	memcpy(usec, id + 8, 5);
+	usec[5] = '\0';
+	n = strtoul(usec, NULL, 16);
 	memcpy(out, id, QUEUE_ID_LEN + 1);
-	out[QUEUE_ID_LEN - 3] = hex[(p ? p - hex : 0) ^ 0x8];
+	/* Microseconds stop at 999999 (0xf423f): +1 stays in 5 digits.
+	   snprintf's NUL lands on the first random digit: put it back. */
+	snprintf(out + 8, 6, "%05lx", n + 1);
+	out[13] = id[13];
 }
 
 /*

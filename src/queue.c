@@ -435,6 +435,21 @@ id_is_taken(const struct queue *q, const char *id)
 
 /* Pick an id, create tmp/ID and lock it: queue_clean_tmp leaves locked
    files alone, so a slow writer is never cleaned away. */
+/* Remove tmp file name when no writer holds it; 1 when it is gone. */
+static int
+tmp_stale(const struct queue *q, const char *name)
+{
+	int fd = openat(q->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int gone = 0;
+
+	if (fd < 0)
+		return errno == ENOENT;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		gone = unlinkat(q->dirfd, name, 0) == 0;
+	close(fd);
+	return gone;
+}
+
 /*
  * With a preset id: that one or none. -2 when an entry (queued, failed,
  * or being written) has it already: whoever made it got there first.
@@ -449,6 +464,12 @@ tmp_create_as(const struct queue *q, struct queue_entry *e, struct error *err)
 	snprintf(name, sizeof(name), "tmp/%s", e->id);
 	fd = openat(q->dirfd, name,
 		O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* A tmp/ID of a writer that died (its lock is free) is not an entry:
+	   it goes, and this one is written. */
+	if (fd < 0 && errno == EEXIST && tmp_stale(q, name))
+		fd = openat(q->dirfd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			0600);
 	if (fd < 0 && errno == EEXIST)
 		return -2;
 	if (fd < 0) {

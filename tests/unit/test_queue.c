@@ -824,6 +824,21 @@ test_preset_id(struct queue *q)
 	CHECK_INT(queue_add(q, &e, &src, &err), 1);
 	CHECK(list_one(q, 0, want, &v, &n) == NULL);
 	queue_entries_release(v, n);
+	/* a tmp/ file left by a writer that died is no entry: the id is
+	   written (the report a crash interrupted is made after all) */
+	{
+		static const char stale[] = "00000001000020fa";
+		char path[sizeof(qdir) + 32];
+
+		memcpy(e.id, stale, sizeof(stale));
+		snprintf(path, sizeof(path), "%s/tmp/%s", qdir, stale);
+		file_write(path, "half", 4, 0);
+		mem_source(&m, &src, "whole\r\n", 7);
+		CHECK_INT(queue_add(q, &e, &src, &err), 0);
+		CHECK(list_one(q, 0, stale, &v, &n) != NULL);
+		queue_entries_release(v, n);
+		CHECK_INT(queue_delete(q, stale, &err), 0);
+	}
 	/* not an id: refused */
 	memcpy(e.id, "../../etc/passwd", QUEUE_ID_LEN + 1);
 	CHECK_INT(queue_add(q, &e, &src, &err), -1);
