@@ -396,15 +396,6 @@ escape_text(const char *s)
 	return log_escape(e, 4 * len + 1, s, len);
 }
 
-static int
-is_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* --- the parts ------------------------------------------------------------ */
 
 /* "5 days", "2 days 3 hours", "45 minutes": the two largest units. */
@@ -501,7 +492,7 @@ add_final_recipient(struct buf *out, const char *addr)
 	struct buf x;
 	int r = 0;
 
-	if (is_ascii(addr))
+	if (address_is_ascii(addr))
 		return add_field(out, "Final-Recipient: rfc822; %s", addr);
 	buf_init(&x, out->max);
 	for (; r == 0 && len > 0; p += n, len -= n) {

@@ -841,6 +841,35 @@ job_check_pinned(const struct job *job, struct error *err)
 }
 
 /*
+ * Whether the account can give the envelope sender, from being its from
+ * (as written, or expanded): not when that is a pattern ("from
+ * *@example.org" chooses the account for any sender there; it is no
+ * address to send from), nor when there is none. ERR_CONFIG saying so.
+ */
+static int
+job_from_usable(const struct job *job, const char *from, struct error *err)
+{
+	const struct account *acct = job->acct;
+	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
+
+	if (acct->from && is_pattern(acct->from)) {
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: account '%s' "
+			"has the pattern from '%s'; use -f",
+			quote(qname, acct->name), quote(qpath, acct->from));
+		return -1;
+	}
+	if (!from || !from[0]) {
+		error_set(err, ERR_CONFIG,
+			"no envelope sender: use -f, or set "
+			"'from' in account '%s' of %s",
+			quote(qname, acct->name), quote(qpath, job->cfg.path));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The envelope sender: -f, else the From: header with
  * --read-envelope-from, else the account's from (expanded), qualified
  * when bare. The null sender stays "".
@@ -848,8 +877,6 @@ job_check_pinned(const struct job *job, struct error *err)
 static int
 job_sender(struct job *job, struct error *err)
 {
-	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
-	const struct account *acct = job->acct;
 	char *q;
 
 	if (!job->env.sender && job->opt->read_envelope_from &&
@@ -866,22 +893,8 @@ job_sender(struct job *job, struct error *err)
 		}
 		return job_check_pinned(job, err);
 	}
-	/* "from *@example.org" chooses the account for any sender there;
-	   it is no address to send from. */
-	if (acct->from && is_pattern(acct->from)) {
-		error_set(err, ERR_CONFIG,
-			"no envelope sender: account '%s' "
-			"has the pattern from '%s'; use -f",
-			quote(qname, acct->name), quote(qpath, acct->from));
+	if (job_from_usable(job, job->from, err) < 0)
 		return -1;
-	}
-	if (!job->from || !job->from[0]) {
-		error_set(err, ERR_CONFIG,
-			"no envelope sender: use -f, or set "
-			"'from' in account '%s' of %s",
-			quote(qname, acct->name), quote(qpath, job->cfg.path));
-		return -1;
-	}
 	return envelope_sender(&job->env, job->from, err);
 }
 
@@ -1061,26 +1074,9 @@ deliver(struct submission *sub, struct error *err)
 static int
 job_sender_possible(const struct job *job, struct error *err)
 {
-	const struct account *acct = job->acct;
-	char qname[QUOTE_MAX], qpath[QUOTE_MAX];
-
 	if (job->env.sender || job->opt->read_envelope_from)
 		return 0;
-	if (acct->from && is_pattern(acct->from)) {
-		error_set(err, ERR_CONFIG,
-			"no envelope sender: account '%s' "
-			"has the pattern from '%s'; use -f",
-			quote(qname, acct->name), quote(qpath, acct->from));
-		return -1;
-	}
-	if (!acct->from) {
-		error_set(err, ERR_CONFIG,
-			"no envelope sender: use -f, or set "
-			"'from' in account '%s' of %s",
-			quote(qname, acct->name), quote(qpath, job->cfg.path));
-		return -1;
-	}
-	return 0;
+	return job_from_usable(job, job->acct->from, err);
 }
 
 /*
