@@ -2,10 +2,12 @@
  * tls.c - the TLS session over GnuTLS: the only file that includes it.
  *
  * tls_start builds the credentials the parameters need and no more (the
- * system trust store costs ~64 M instructions and 4 MiB to parse, so it is
- * loaded only when a CA check will use it), runs the handshake against one
- * deadline with poll(), then verifies the server itself, so every failure
- * can be put in words. After that the session is an iobuf back end.
+ * system trust store costs ~64 M instructions and 4 MiB to parse: a CA
+ * file is read before the handshake, and after it only the CAs the
+ * server's chain names are parsed, see trust.h), runs the handshake
+ * against one deadline with poll(), then verifies the server itself, so
+ * every failure can be put in words. After that the session is an iobuf
+ * back end.
  */
 #include "autoconf.h"
 
@@ -30,6 +32,7 @@
 #include "log.h"
 #include "net.h"
 #include "tls.h"
+#include "trust.h"
 #include "xmalloc.h"
 
 /*
@@ -50,6 +53,8 @@
 #define TLS_SANS_MAX  1024 /* a bound for a malformed extension */
 #define TLS_TEXT_MAX  512  /* one escaped DN or name */
 #define TLS_WHY_MAX   (ERROR_TEXT_MAX * 2)
+#define TLS_CA_MAX    (16 * 1024 * 1024) /* a CA file, PEM */
+#define TLS_CHAIN_MAX 16 /* certificates of a chain looked at */
 
 struct tls {
 	gnutls_session_t session;
@@ -63,6 +68,10 @@ struct tls {
 	size_t pin_len; /* 0: no pinned fingerprint */
 	char *verify_error;
 	char last_error[TLS_TEXT_MAX]; /* why the record layer failed */
+	struct buf ca;       /* the CA file (PEM) the chain's anchors come
+				from, read before the handshake */
+	const char *ca_name; /* its config key and path, for errors */
+	const char *ca_path;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -297,35 +306,100 @@ tls_check_readable(const char *path, const char *key, struct error *err)
 	return 0;
 }
 
+/* The whole CA file into t->ca: NULL, or why not. */
+static const char *
+tls_read_ca(struct tls *t, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return strerror(errno);
+	buf_init(&t->ca, TLS_CA_MAX);
+	while ((r = buf_read_fd(&t->ca, fd, 65536)) > 0)
+		;
+	close(fd);
+	if (r < 0)
+		return errno == EFBIG ? "larger than 16 MiB" : strerror(errno);
+	if (trust_pem_count(t->ca.data, t->ca.len) == 0)
+		return "no PEM certificate in it";
+	return NULL;
+}
+
+/* With a CA check to come, the CA file is read now, so that a missing or
+   empty one fails before we connect; its certificates are parsed after
+   the handshake, and only those the chain names (tls_pick_cas). */
 static int
 tls_load_trust(struct tls *t, const struct tls_params *p, struct error *err)
 {
-	const char *f = p->trust_file;
+	const char *path = p->trust_file ? p->trust_file : SYSTEM_TRUST_FILE;
+	const char *why;
 	int n;
 
 	/* A pin replaces the CA check: the trust store would be parsed for
 	   nothing. */
 	if (!p->certcheck || t->pin_len)
 		return 0;
-	if (!f) {
-		n = gnutls_certificate_set_x509_system_trust(t->cred);
-		if (n > 0)
-			return 0;
-		error_set(err, ERR_CONFIG,
-			"no system trust store (%s): set tls_trust_file or "
-			"tls_fingerprint",
-			n < 0 ? gnutls_strerror(n) : "no certificates");
+	t->ca_name = p->trust_file ? "tls_trust_file" : "system CA bundle";
+	t->ca_path = path;
+	why = *path ? tls_read_ca(t, path) : "none";
+	if (!why)
+		return 0;
+	if (p->trust_file) {
+		error_set(err, ERR_CONFIG, "tls_trust_file %s: %s", path, why);
 		return -1;
 	}
-	if (tls_check_readable(f, "tls_trust_file", err) < 0)
-		return -1;
-	n = gnutls_certificate_set_x509_trust_file(
-		t->cred, f, GNUTLS_X509_FMT_PEM);
+	/* No bundle of our own: GnuTLS's system store, whole. */
+	buf_release(&t->ca);
+	t->ca_path = NULL;
+	n = gnutls_certificate_set_x509_system_trust(t->cred);
 	if (n > 0)
 		return 0;
-	error_set(err, ERR_CONFIG, "tls_trust_file %s: %s", f,
-		n < 0 ? gnutls_strerror(n) : "no PEM certificate in it");
+	error_set(err, ERR_CONFIG,
+		"no system trust store (%s): set tls_trust_file or "
+		"tls_fingerprint",
+		n < 0 ? gnutls_strerror(n) : "no certificates");
 	return -1;
+}
+
+/* Hands GnuTLS the CAs of the file whose subject is a name of the chain:
+   each certificate's issuer (its anchor) and subject (a chain certificate
+   may itself be trusted). GnuTLS looks anchors up by these raw names
+   only, so the verification sees what it would with the whole file. */
+static void
+tls_pick_cas(
+	struct tls *t, const gnutls_datum_t *certs, unsigned n, struct buf *why)
+{
+	const unsigned char *names[2 * TLS_CHAIN_MAX];
+	size_t lens[2 * TLS_CHAIN_MAX], count = 0;
+	struct trust_names cn;
+	gnutls_datum_t pem;
+	struct buf picked;
+	unsigned i;
+	int r;
+
+	if (!t->ca_path)
+		return;
+	for (i = 0; i < n && i < TLS_CHAIN_MAX; i++) {
+		if (trust_cert_names(certs[i].data, certs[i].size, &cn) < 0)
+			continue;
+		names[count] = cn.issuer;
+		lens[count++] = cn.issuer_len;
+		names[count] = cn.subject;
+		lens[count++] = cn.subject_len;
+	}
+	buf_init(&picked, t->ca.len + 1); /* + a last newline */
+	if (trust_pem_pick(t->ca.data, t->ca.len, names, lens, count,
+		    &picked) > 0) {
+		pem.data = (unsigned char *)picked.data;
+		pem.size = (unsigned)picked.len;
+		r = gnutls_certificate_set_x509_trust_mem(
+			t->cred, &pem, GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			tls_why_add(why, "%s %s: %s", t->ca_name, t->ca_path,
+				gnutls_strerror(r));
+	}
+	buf_release(&picked);
 }
 
 static int
@@ -705,6 +779,8 @@ tls_check_ca(
 	if (!leaf)
 		tls_why_add(&reasons, "cannot be parsed");
 	if (leaf)
+		tls_pick_cas(t, certs, n, &reasons);
+	if (leaf && reasons.len == 0)
 		tls_check_chain(t, certs, n, &reasons);
 	if (leaf && t->host)
 		tls_check_name(t, leaf, &reasons);
@@ -1043,5 +1119,6 @@ tls_close(struct tls *t)
 		gnutls_certificate_free_credentials(t->cred);
 	free(t->verify_error);
 	free(t->host);
+	buf_release(&t->ca);
 	free(t);
 }

@@ -65,8 +65,10 @@ size_t tls_fingerprint_parse(const char *s, unsigned char *out);
 /*
  * Handshake over fd (non-blocking or not; left non-blocking) and verify.
  * On success *out is a session that owns nothing of fd (the caller still
- * closes it, after tls_close). The system trust store is loaded only when
- * a CA check will use it (not with a fingerprint or certcheck 0). A SHA-1
+ * closes it, after tls_close). The CA file (tls_trust_file, or the system
+ * bundle) is read only when a CA check will use it (not with a fingerprint
+ * or certcheck 0), and of it only the CAs the server's chain names are
+ * parsed (trust.h). A SHA-1
  * fingerprint that matches prints "postie: warning: SHA-1 fingerprints
  * are deprecated; use SHA-256: .." on stderr. On failure *out is NULL
  * and nothing is left to free.

@@ -60,7 +60,7 @@ else
 	# What src/ takes from configure's autoconf.h: the feature macros.
 	inc=$work/inc
 	printf '%s\n' '#define _GNU_SOURCE 1' '#define _DEFAULT_SOURCE 1' \
-		'#define PACKAGE_VERSION "fuzz"' >"$inc/autoconf.h"
+		'#define PACKAGE_VERSION "fuzz"' '#define SYSTEM_TRUST_FILE ""' >"$inc/autoconf.h"
 fi
 # Makefile.am passes SYSCONFDIR on the command line; a file keeps the
 # quotes out of the shell's word splitting.

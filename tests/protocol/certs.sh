@@ -16,6 +16,11 @@
 #   unknown-issuer  localhost, by unknown-ca
 #   idn             SAN DNS:xn--bcher-kva.example (bücher.example), by ca
 #   client          a client certificate (CN postie test client), by ca
+#   inter           an intermediate CA, by ca
+#   server-inter    localhost, by inter: the .pem holds it and inter's
+#   ca-twin         a CA with ca's name and another key
+#   bundle          (.pem only) unknown-ca, ca-twin, the system's CAs when
+#                   /etc/ssl/certs/ca-certificates.crt exists, then ca
 # Exit status 0 when every file was made; certtool's messages on failure.
 set -eu
 
@@ -92,4 +97,22 @@ leaf idn ca 'cn = "xn--bcher-kva.example"' \
 leaf cn-only ca 'cn = "localhost"' "$server_usage" "expiration_days = 3650"
 leaf client ca 'cn = "postie test client"' 'tls_www_client' 'signing_key' \
 	"expiration_days = 3650"
+# An intermediate CA under ca; the server sends its certificate and the
+# intermediate's (server-inter.pem is that chain).
+leaf inter ca 'cn = "postie test intermediate CA"' 'ca' 'cert_signing_key' \
+	"expiration_days = 3650"
+leaf server-inter-leaf inter "$localhost" "$server_usage" \
+	"expiration_days = 3650"
+cat server-inter-leaf.pem inter.pem >server-inter.pem
+cp server-inter-leaf.key server-inter.key
+# The test CA's name with another key: found by name, fails the signature.
+ca ca-twin "postie test CA"
+# A bundle like the system's: many CAs, the twin first, the test CA last.
+{
+	cat unknown-ca.pem ca-twin.pem
+	if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+		cat /etc/ssl/certs/ca-certificates.crt
+	fi
+	cat ca.pem
+} >bundle.pem
 rm -f ./*.tmpl
