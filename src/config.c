@@ -85,6 +85,7 @@ static const struct config_keydef config_keys[] = {
 	KEY("tls_priorities", CONFIG_TLS_PRIORITIES, TYPE_STR, tls_priorities),
 	KEY("tls_cert_file", CONFIG_TLS_CERT_FILE, TYPE_PATH, tls_cert_file),
 	KEY("tls_key_file", CONFIG_TLS_KEY_FILE, TYPE_PATH, tls_key_file),
+	KEY("tls_resume", CONFIG_TLS_RESUME, TYPE_BOOL, tls_resume),
 	KEY("auth", CONFIG_AUTH, TYPE_AUTH, auth),
 	KEY("user", CONFIG_USER, TYPE_STR, user),
 	KEY("password", CONFIG_PASSWORD, TYPE_STR, password),
@@ -238,6 +239,7 @@ account_init(struct account *a)
 	a->tls = 1;
 	a->tls_starttls = 1;
 	a->tls_certcheck = 1;
+	a->tls_resume = 1;
 	a->set_from_header = CONFIG_MODE_AUTO;
 	a->set_date_header = CONFIG_MODE_AUTO;
 	a->set_msgid_header = CONFIG_MODE_AUTO;
@@ -1417,16 +1419,16 @@ config_none_found(const struct error *err)
 		       strlen(CONFIG_NONE_FOUND)) == 0;
 }
 
-static const char *
+const char *
 config_home(void)
 {
 	const char *home = getenv("HOME");
 	struct passwd *pw;
 
-	if (home && *home)
+	if (home && home[0] == '/')
 		return home;
 	pw = getpwuid(getuid());
-	return pw ? pw->pw_dir : NULL;
+	return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
 }
 
 int

@@ -58,6 +58,7 @@
 #define CONFIG_QUEUE                  (1ull << 33)
 #define CONFIG_QUEUE_DIR              (1ull << 34)
 #define CONFIG_QUEUE_LIFETIME         (1ull << 35)
+#define CONFIG_TLS_RESUME             (1ull << 36)
 
 /* The values of set_from_header (auto|on|off) and of the auto|off keys. */
 enum config_mode {
@@ -97,6 +98,9 @@ struct account {
 	char *tls_priorities;    /* GnuTLS priority string, NULL = default */
 	char *tls_cert_file;     /* client certificate (PEM), NULL = none */
 	char *tls_key_file;      /* its key, NULL = none */
+	int tls_resume;          /* 1 (default): resume the last verified
+				    TLS 1.3 session with this server; 0
+				    after "tls_resume off" */
 	char *auth; /* NULL = on when user is set; "on", "off", or a
 		       mechanism name in upper case */
 	char *user;
@@ -163,6 +167,10 @@ struct config {
  * group but not by others ("chmod 640").
  */
 int config_load(struct config *cfg, const char *path, struct error *err);
+
+/* The caller's home directory: $HOME, else the password database's; NULL
+   when neither is an absolute path. */
+const char *config_home(void);
 /*
  * Setgid support; call before anything else in main(). When the effective
  * group differs from the real one (postie installed setgid to the group

@@ -47,18 +47,6 @@ flush_login(void)
 	return pw ? pw->pw_name : NULL;
 }
 
-static const char *
-flush_home(void)
-{
-	const char *home = getenv("HOME");
-	struct passwd *pw;
-
-	if (home && home[0] == '/')
-		return home;
-	pw = getpwuid(getuid());
-	return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
-}
-
 /* queue_dir with %U (the login name) and %% expanded. */
 static char *
 flush_expand_dir(const struct account *acct, struct error *err)
@@ -111,7 +99,7 @@ flush_queue_dir(const struct account *acct, struct error *err)
 	buf_init(&b, (size_t)-1);
 	if (xdg && xdg[0] == '/') {
 		buf_printf(&b, "%s/postie/queue", xdg);
-	} else if ((home = flush_home()) != NULL) {
+	} else if ((home = config_home()) != NULL) {
 		buf_printf(&b, "%s/.local/state/postie/queue", home);
 	} else {
 		error_set(err, ERR_CONFIG,

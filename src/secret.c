@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h"
 #include "keyring.h"
 #include "secret.h"
 #include "xmalloc.h"
@@ -466,14 +466,10 @@ static int
 secret_from_netrc_files(
 	const struct secret_query *q, char **out, struct error *err)
 {
-	const char *home = getenv("HOME");
+	const char *home = config_home();
 	struct buf path;
 	int ret = 0;
 
-	if (!home || !*home) {
-		const struct passwd *pw = getpwuid(getuid());
-		home = pw ? pw->pw_dir : NULL;
-	}
 	buf_init(&path, 64 * 1024);
 	if (home && buf_printf(&path, "%s/.netrc", home) == 0)
 		ret = secret_from_netrc(path.data, 1, q, out, err);

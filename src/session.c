@@ -68,6 +68,30 @@ setup_name(const struct account *acct, const char *key, const char *name,
 	return -1;
 }
 
+/*
+ * Where the last TLS 1.3 session with this server is kept:
+ * $XDG_CACHE_HOME/postie/tls/HOST:PORT (~/.cache by default). NULL with
+ * tls_resume off, without a home, or for a host that is no file name.
+ */
+static char *
+setup_session_file(const struct session *s)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = config_home();
+	struct buf b;
+
+	if (!s->acct->tls_resume || strchr(s->host, '/') || s->host[0] == '.')
+		return NULL;
+	buf_init(&b, (size_t)-1);
+	if (xdg && xdg[0] == '/')
+		buf_printf(&b, "%s/postie/tls/%s:%u", xdg, s->host, s->port);
+	else if (home)
+		buf_printf(&b, "%s/.cache/postie/tls/%s:%u", home, s->host,
+			s->port);
+	else
+		return NULL;
+	return buf_detach(&b, NULL);
+}
+
 static void
 setup_tls(struct session *s, int serverinfo)
 {
@@ -83,6 +107,8 @@ setup_tls(struct session *s, int serverinfo)
 	s->tls.key_file = acct->tls_key_file;
 	s->tls.timeout = acct->timeout;
 	s->tls.report_only = serverinfo;
+	s->session_file = setup_session_file(s);
+	s->tls.session_file = s->session_file;
 	s->params.tls = &s->tls;
 	/* Said on every run, so an unverified account is never forgotten. */
 	if (!acct->tls_certcheck)
@@ -212,7 +238,8 @@ session_end(struct session *s)
 	session_forget_password(s);
 	free(s->host);
 	free(s->tls_host);
-	s->host = s->tls_host = NULL;
+	free(s->session_file);
+	s->host = s->tls_host = s->session_file = NULL;
 }
 
 static const char *

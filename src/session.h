@@ -28,6 +28,7 @@ struct session {
 	unsigned port;
 	char *host;     /* the account's host, A-labels (owned) */
 	char *tls_host; /* tls_host_override or host, A-labels (owned) */
+	char *session_file; /* tls_params.session_file (owned), or NULL */
 	char *password; /* secret_lookup's, or NULL (owned, a secret);
 			   wiped as soon as AUTH is over */
 };

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +56,14 @@
 #define TLS_WHY_MAX   (ERROR_TEXT_MAX * 2)
 #define TLS_CA_MAX    (16 * 1024 * 1024) /* a CA file, PEM */
 #define TLS_CHAIN_MAX 16 /* certificates of a chain looked at */
+/* A kept session: "postie-tls-session 1 DIGEST VERIFIED\n" then GnuTLS's
+   session data (a ticket and its secret, ~1 KiB). */
+#define TLS_RESUME_MAGIC "postie-tls-session 1 "
+#define TLS_RESUME_MAX   (64 * 1024)
+/* A resumed session carries the verification of the handshake that first
+   made it, and a server may hand out a new ticket on each resumption: a
+   full handshake checks the certificate again after a day at most. */
+#define TLS_RESUME_AGE (24 * 3600)
 
 struct tls {
 	gnutls_session_t session;
@@ -72,6 +81,13 @@ struct tls {
 				from, read before the handshake */
 	const char *ca_name; /* its config key and path, for errors */
 	const char *ca_path;
+	struct stat ca_st;   /* which file, which version of it */
+	char *resume_file;   /* tls_params.session_file, when it applies */
+	char resume_digest[2 * 32 + 1]; /* what the session was verified
+					   against, hex */
+	long long verified_at; /* when the server was last verified in full
+				  (a resumed session keeps its time) */
+	int resumed;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -315,6 +331,8 @@ tls_read_ca(struct tls *t, const char *path)
 
 	if (fd < 0)
 		return strerror(errno);
+	if (fstat(fd, &t->ca_st) < 0)
+		memset(&t->ca_st, 0, sizeof(t->ca_st));
 	buf_init(&t->ca, TLS_CA_MAX);
 	while ((r = buf_read_fd(&t->ca, fd, 65536)) > 0)
 		;
@@ -820,6 +838,182 @@ tls_verify(struct tls *t, const struct tls_params *p, struct error *err)
 	return t->verified || p->report_only ? 0 : -1;
 }
 
+/* --- resumption ----------------------------------------------------------- */
+
+/*
+ * What the kept session was verified against. Resuming skips the check
+ * (the server proves it holds the session's secret, which only the
+ * server verified then has), so a session is used only by the same
+ * check: the same name, pin, certcheck and priorities, and the same CA
+ * file, unchanged since (device, inode, size, modification time).
+ */
+static void
+tls_resume_digest(struct tls *t, const struct tls_params *p)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[32];
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, (size_t)-1);
+	buf_printf(&b, "host %s\nca %s %ju %ju %jd %lld.%09ld\npin ",
+		t->host ? t->host : "-", t->ca_path ? t->ca_path : "-",
+		(uintmax_t)t->ca_st.st_dev, (uintmax_t)t->ca_st.st_ino,
+		(intmax_t)t->ca_st.st_size, (long long)t->ca_st.st_mtim.tv_sec,
+		t->ca_st.st_mtim.tv_nsec);
+	for (i = 0; i < t->pin_len; i++)
+		buf_printf(&b, "%02x", t->pin[i]);
+	buf_printf(&b, "\ncertcheck %d\npriorities %s\n", p->certcheck,
+		p->priorities ? p->priorities : "-");
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, b.data, b.len, d);
+	buf_release(&b);
+	for (i = 0; i < sizeof(d); i++) {
+		t->resume_digest[2 * i] = hex[d[i] >> 4];
+		t->resume_digest[2 * i + 1] = hex[d[i] & 15];
+	}
+	t->resume_digest[2 * sizeof(d)] = '\0';
+}
+
+/* The kept session's data when the file is ours alone and was made by
+   this same check within TLS_RESUME_AGE; NULL otherwise. */
+static const char *
+tls_resume_parse(struct tls *t, struct buf *b, size_t *len)
+{
+	size_t magic = strlen(TLS_RESUME_MAGIC), dlen = 2 * 32;
+	const char *p = b->data + magic + dlen;
+	char *end;
+	long long at;
+
+	if (b->len <= magic + dlen + 2 ||
+		memcmp(b->data, TLS_RESUME_MAGIC, magic) != 0 ||
+		memcmp(b->data + magic, t->resume_digest, dlen) != 0 ||
+		*p != ' ' || p[1] < '0' || p[1] > '9')
+		return NULL;
+	errno = 0;
+	at = strtoll(p + 1, &end, 10);
+	if (errno || *end != '\n' || at > (long long)time(NULL) ||
+		(long long)time(NULL) - at > TLS_RESUME_AGE)
+		return NULL;
+	t->verified_at = at;
+	end++;
+	*len = b->len - (size_t)(end - b->data);
+	return end;
+}
+
+/* Offer the kept session, if there is one that may be used. Any doubt
+   means a full handshake, never an error. */
+static void
+tls_resume_load(struct tls *t)
+{
+	int fd = open(t->resume_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	const char *data;
+	struct buf b;
+	size_t len;
+
+	if (fd < 0)
+		return;
+	/* It holds a secret that lets its holder speak as the server to us:
+	   a file another user could have written or read is not used. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(fd);
+		return;
+	}
+	buf_init(&b, TLS_RESUME_MAX);
+	while (buf_read_fd(&b, fd, TLS_RESUME_MAX) > 0)
+		;
+	close(fd);
+	data = tls_resume_parse(t, &b, &len);
+	if (data && gnutls_session_set_data(t->session, data, len) < 0)
+		t->verified_at = 0;
+	gnutls_memset(b.data, 0, b.len);
+	buf_release(&b);
+}
+
+/* mkdir -p for the file's directory, 0700 where it makes one. */
+static void
+tls_resume_mkdirs(const char *file)
+{
+	char *dir = xstrdup(file), *p;
+
+	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			break;
+		*p = '/';
+	}
+	free(dir);
+}
+
+static int
+tls_write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, c, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Keep the session's latest ticket (TLS 1.3 only: a TLS 1.2 resumption
+   would weaken tls-unique channel binding) for the next connection:
+   written whole to a 0600 temporary file, then renamed over the old. */
+static void
+tls_resume_save(struct tls *t)
+{
+	gnutls_datum_t d = {NULL, 0};
+	struct buf tmp, head;
+	int fd, ok;
+
+	if (!t->resume_file || !t->verified || !t->handshake_done ||
+		gnutls_protocol_get_version(t->session) != GNUTLS_TLS1_3 ||
+		!(gnutls_session_get_flags(t->session) &
+			GNUTLS_SFLAGS_SESSION_TICKET) ||
+		gnutls_session_get_data2(t->session, &d) < 0)
+		return;
+	tls_resume_mkdirs(t->resume_file);
+	buf_init(&tmp, (size_t)-1);
+	buf_init(&head, (size_t)-1);
+	buf_printf(&tmp, "%s.XXXXXX", t->resume_file);
+	buf_printf(&head, "%s%s %lld\n", TLS_RESUME_MAGIC, t->resume_digest,
+		t->verified_at);
+	fd = mkostemp(tmp.data, O_CLOEXEC); /* mode 0600 */
+	if (fd >= 0) {
+		ok = tls_write_all(fd, head.data, head.len) == 0 &&
+		     tls_write_all(fd, d.data, d.size) == 0;
+		ok = close(fd) == 0 && ok;
+		if (!ok || rename(tmp.data, t->resume_file) < 0)
+			unlink(tmp.data);
+	}
+	buf_release(&tmp);
+	buf_release(&head);
+	gnutls_memset(d.data, 0, d.size);
+	gnutls_free(d.data);
+}
+
+/* Whether this connection may resume and be kept: not for -S (which shows
+   the certificate), not with a client certificate (a resumed session
+   sends none, and EXTERNAL would not know it), not unverified. */
+static void
+tls_resume_setup(struct tls *t, const struct tls_params *p)
+{
+	if (!p->session_file || p->report_only || p->cert_file ||
+		p->key_file || !p->certcheck)
+		return;
+	t->resume_file = xstrdup(p->session_file);
+	tls_resume_digest(t, p);
+	tls_resume_load(t);
+}
+
 /* --- the session -------------------------------------------------------- */
 
 static int
@@ -857,17 +1051,26 @@ tls_start(
 	if (flags >= 0 && !(flags & O_NONBLOCK))
 		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	if (tls_prepare(t, p, err) < 0 ||
-		tls_setup_session(t, fd, p, err) < 0 ||
-		tls_handshake(t, p->timeout, err) < 0)
+		tls_setup_session(t, fd, p, err) < 0)
+		goto fail;
+	tls_resume_setup(t, p);
+	if (tls_handshake(t, p->timeout, err) < 0)
 		goto fail;
 	t->handshake_done = 1;
-	if (tls_verify(t, p, err) < 0) {
+	if (t->resume_file && gnutls_session_is_resumed(t->session)) {
+		t->resumed = 1;
+		t->verified = 1;
+		log_info("TLS: session resumed (server verified %lld s ago)",
+			(long long)time(NULL) - t->verified_at);
+	} else if (tls_verify(t, p, err) < 0) {
 		/* One try, no wait: the server learns why we leave. */
 		gnutls_alert_send(
 			t->session, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 		t->handshake_done = 0;
 		goto fail;
 	}
+	if (!t->resumed)
+		t->verified_at = (long long)time(NULL);
 	*out = t;
 	return 0;
 fail:
@@ -1111,14 +1314,17 @@ tls_close(struct tls *t)
 {
 	if (!t)
 		return;
-	if (t->session && t->handshake_done)
+	if (t->session && t->handshake_done) {
+		tls_resume_save(t);
 		tls_bye(t);
+	}
 	if (t->session)
 		gnutls_deinit(t->session);
 	if (t->cred)
 		gnutls_certificate_free_credentials(t->cred);
 	free(t->verify_error);
 	free(t->host);
+	free(t->resume_file);
 	buf_release(&t->ca);
 	free(t);
 }

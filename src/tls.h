@@ -45,6 +45,13 @@ struct tls_params {
 	int report_only;         /* --serverinfo: a verification failure
 				    does not fail tls_start; it is kept for
 				    tls_verify_error */
+	const char *session_file; /* where this server's last verified TLS
+				     1.3 session is kept (0600, directories
+				     made 0700): offered again to skip the
+				     certificate checks, replaced by each
+				     connection's new ticket. NULL = none.
+				     Not with report_only, certcheck 0 or a
+				     client certificate */
 };
 
 struct tls; /* opaque */

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """sink.py - a recording SMTP server for the queue tests (tests/queue*.sh).
 
-    sink.py DIR PORTFILE
+    sink.py DIR PORTFILE [CERT KEY]
 
 Listens on 127.0.0.1, an ephemeral port written to PORTFILE once it
 accepts; runs until SIGTERM or SIGINT. ESMTP with PIPELINING, 8BITMIME,
-SIZE, DSN, ENHANCEDSTATUSCODES, SMTPUTF8; no TLS, no AUTH.
+SIZE, DSN, ENHANCEDSTATUSCODES, SMTPUTF8; no AUTH. With CERT and KEY
+(PEM files) every connection is implicit TLS (TLS 1.3, one context for
+the whole run, so its session tickets resume), and sessions.log says
+"S tls resumed" or "S tls full" (or "S tls failed: WHY").
 
 Records in DIR:
   msgs/S-N       message N of session S accepted (2xx after end of data):
@@ -37,6 +40,7 @@ import select
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -48,6 +52,7 @@ MAXLINE = 1 << 20
 
 lock = threading.Lock()
 state = {"sessions": 0}
+TLS = None  # the server's ssl.SSLContext with CERT and KEY
 
 
 def record(name, text):
@@ -164,10 +169,22 @@ class Session(socketserver.BaseRequestHandler):
     def handle(self):
         self.log(" open")
         try:
+            if TLS is not None and not self.start_tls():
+                return
             self.converse()
         finally:
             self.settle(self.rx > self.mark)
             self.log(" close")
+
+    def start_tls(self):
+        try:
+            self.sock = TLS.wrap_socket(self.request, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.log(" tls failed: %s" % e)
+            return False
+        self.log(" tls " + ("resumed" if self.sock.session_reused else
+                            "full"))
+        return True
 
     def converse(self):
         greet = self.staged("greeting", "220 sink.test ESMTP")
@@ -280,11 +297,15 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 def main():
-    global DIR
-    if len(sys.argv) != 3:
-        sys.stderr.write("usage: sink.py DIR PORTFILE\n")
+    global DIR, TLS
+    if len(sys.argv) not in (3, 5):
+        sys.stderr.write("usage: sink.py DIR PORTFILE [CERT KEY]\n")
         return 2
     DIR, portfile = sys.argv[1], sys.argv[2]
+    if len(sys.argv) == 5:
+        TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        TLS.minimum_version = ssl.TLSVersion.TLSv1_3
+        TLS.load_cert_chain(sys.argv[3], sys.argv[4])
     os.makedirs(os.path.join(DIR, "msgs"), exist_ok=True)
     srv = Server(("127.0.0.1", 0), Session)
     stop = threading.Event()

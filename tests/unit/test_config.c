@@ -262,6 +262,7 @@ test_values_tls(void)
 	CHECK_INT(parse(&cfg, "account d\n", &err), 0);
 	a = &cfg.accounts[0];
 	CHECK_INT(a->tls_certcheck, 1);
+	CHECK_INT(a->tls_resume, 1);
 	CHECK_INT(a->auth_plaintext, 0);
 	CHECK(a->tls_trust_file == NULL && a->tls_fingerprint == NULL &&
 		a->tls_host_override == NULL && a->tls_priorities == NULL &&
@@ -275,6 +276,7 @@ test_values_tls(void)
 			  "account v\ntls_host_override mail.example\n"
 			  "tls_priorities \"NORMAL:-VERS-TLS1.2\"\n"
 			  "tls_cert_file /c.pem\ntls_key_file ~/k.pem\n"
+			  "tls_resume off\n"
 			  "account w : v\ntls_trust_file system\n"
 			  "tls_certcheck on\nauth_plaintext off\n",
 			  &err),
@@ -287,17 +289,19 @@ test_values_tls(void)
 	CHECK_STR(a->tls_priorities, "NORMAL:-VERS-TLS1.2");
 	CHECK_STR(a->tls_cert_file, "/c.pem");
 	CHECK_STR(a->tls_key_file, "/home/u/k.pem");
+	CHECK_INT(a->tls_resume, 0);
 	CHECK_INT(a->set, CONFIG_TLS_TRUST_FILE | CONFIG_TLS_CERTCHECK |
 				  CONFIG_AUTH_PLAINTEXT |
 				  CONFIG_TLS_HOST_OVERRIDE |
 				  CONFIG_TLS_PRIORITIES | CONFIG_TLS_CERT_FILE |
-				  CONFIG_TLS_KEY_FILE);
+				  CONFIG_TLS_KEY_FILE | CONFIG_TLS_RESUME);
 	/* "system" is the default store: the inherited file is unset */
 	a = &cfg.accounts[1];
 	CHECK(a->tls_trust_file == NULL);
 	CHECK_INT(a->tls_certcheck, 1);
 	CHECK_INT(a->auth_plaintext, 0);
 	CHECK_STR(a->tls_cert_file, "/c.pem");
+	CHECK_INT(a->tls_resume, 0); /* inherited */
 	config_release(&cfg);
 
 	expect_error("account a\ntls_certcheck no\n",
