@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,11 @@
 #include "iobuf.h"
 #include "log.h"
 #include "net.h"
+
+/* One sendfile(2) call at most: between them, a look for the server
+   having spoken, as between the flushes of buffered data. */
+#define IOBUF_SENDFILE_STEP (1024 * 1024)
+#define IOBUF_COPY_CHUNK    (64 * 1024)
 
 static ssize_t
 iobuf_plain_read(void *ctx, void *p, size_t len)
@@ -293,17 +299,22 @@ iobuf_queued(const struct iobuf *io)
 	return io->out.len;
 }
 
+/*
+ * Write p[0..len) through the back end, waiting for room until the
+ * deadline; with POLLIN in events, stop and return 1 when the peer has
+ * sent something (or hung up) first. *done: the bytes written.
+ */
 static int
-iobuf_flush_events(struct iobuf *io, short events, struct error *err)
+iobuf_write_events(struct iobuf *io, const char *p, size_t len, short events,
+	size_t *done, struct error *err)
 {
 	long long deadline = iobuf_op_deadline(io);
 	size_t off = 0;
 	ssize_t n;
 	int r = 0;
 
-	while (off < io->out.len) {
-		n = io->be.write(
-			io->be.ctx, io->out.data + off, io->out.len - off);
+	while (off < len) {
+		n = io->be.write(io->be.ctx, p + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 		} else if (n < 0 && errno == EINTR) {
@@ -317,6 +328,17 @@ iobuf_flush_events(struct iobuf *io, short events, struct error *err)
 			break;
 		}
 	}
+	*done = off;
+	return r;
+}
+
+static int
+iobuf_flush_events(struct iobuf *io, short events, struct error *err)
+{
+	size_t off;
+	int r = iobuf_write_events(
+		io, io->out.data, io->out.len, events, &off, err);
+
 	if (r == 1) {
 		buf_consume(&io->out, off); /* the rest waits for the caller */
 		return 1;
@@ -339,6 +361,101 @@ iobuf_flush_watch(struct iobuf *io, struct error *err)
 	if (iobuf_readable(io))
 		return 1;
 	return iobuf_flush_events(io, POLLOUT | POLLIN, err);
+}
+
+int
+iobuf_write_watch(
+	struct iobuf *io, const void *p, size_t len, struct error *err)
+{
+	size_t done;
+	int r;
+
+	/* Something queued (a BDAT line, the header): one write for both
+	   is worth one copy. */
+	if (io->out.len > 0 || iobuf_readable(io)) {
+		iobuf_queue(io, p, len);
+		return iobuf_flush_watch(io, err);
+	}
+	r = iobuf_write_events(io, p, len, POLLOUT | POLLIN, &done, err);
+	if (r == 1)
+		iobuf_queue(io, (const char *)p + done, len - done);
+	return r;
+}
+
+int
+iobuf_can_sendfile(const struct iobuf *io)
+{
+	return io->be.write == iobuf_plain_write;
+}
+
+/*
+ * The copy sendfile(2) would have saved, for a file it refuses (EINVAL:
+ * a file system without splice; ENOSYS): pread and a watched write, a
+ * chunk at a time.
+ */
+static int
+iobuf_copy_watch(
+	struct iobuf *io, int fd, off_t off, off_t len, struct error *err)
+{
+	char chunk[IOBUF_COPY_CHUNK];
+	ssize_t n;
+	int r;
+
+	while (len > 0) {
+		n = pread(fd, chunk,
+			len > (off_t)sizeof(chunk) ? sizeof(chunk) : (size_t)len,
+			off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			error_set(err, ERR_IO, "reading the spool file: %s",
+				n < 0 ? strerror(errno) : "file shrank");
+			return -1;
+		}
+		if ((r = iobuf_write_watch(io, chunk, (size_t)n, err)) != 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+iobuf_sendfile_watch(
+	struct iobuf *io, int fd, off_t off, off_t len, struct error *err)
+{
+	long long deadline = 0;
+	ssize_t n;
+	int r;
+
+	if ((r = iobuf_flush_watch(io, err)) != 0)
+		return r;
+	while (len > 0) {
+		if (deadline == 0 && iobuf_readable(io))
+			return 1;
+		if (deadline == 0)
+			deadline = iobuf_op_deadline(io);
+		n = sendfile(io->fd, fd, &off,
+			len > IOBUF_SENDFILE_STEP ? IOBUF_SENDFILE_STEP
+						  : (size_t)len);
+		if (n > 0) {
+			len -= n;
+			deadline = 0; /* progress: the wait starts afresh */
+		} else if (n == 0) {
+			error_set(err, ERR_IO, "sending the spool file: %s",
+				"file shrank");
+			return -1;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if ((r = iobuf_wait(io, POLLOUT | POLLIN, deadline,
+				     err)) != 0)
+				return r;
+		} else if (errno == EINVAL || errno == ENOSYS) {
+			return iobuf_copy_watch(io, fd, off, len, err);
+		} else if (errno != EINTR) {
+			return iobuf_io_error(io, errno, "write", err);
+		}
+	}
+	return 0;
 }
 
 void

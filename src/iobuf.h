@@ -95,6 +95,31 @@ int iobuf_flush(struct iobuf *io, struct error *err);
  */
 int iobuf_flush_watch(struct iobuf *io, struct error *err);
 
+/*
+ * Like iobuf_queue then iobuf_flush_watch, without copying p when nothing
+ * is queued: p[0..len) goes straight to the back end. Returns 0 when all
+ * of it is written, 1 when the peer spoke first (what is left of p stays
+ * queued), -1 on errors as iobuf_flush.
+ */
+int iobuf_write_watch(
+	struct iobuf *io, const void *p, size_t len, struct error *err);
+
+/* 1 when the plain socket back end is in place, so file data can go by
+   iobuf_sendfile_watch (the TLS back end must see every byte). */
+int iobuf_can_sendfile(const struct iobuf *io);
+/*
+ * Flush what is queued, then send len bytes of fd from offset off with
+ * sendfile(2) (no copy through user space), watching like
+ * iobuf_flush_watch: 1 as soon as the peer has sent something (or hung
+ * up), the rest unsent. Each wait gets the timeout afresh after progress
+ * (or the running deadline). Only with the plain back end
+ * (iobuf_can_sendfile). A file sendfile refuses (EINVAL, ENOSYS: a file
+ * system without splice) is read and written instead. Errors as
+ * iobuf_flush, and ERR_IO when fd has fewer bytes than len.
+ */
+int iobuf_sendfile_watch(
+	struct iobuf *io, int fd, off_t off, off_t len, struct error *err);
+
 /* Free buffers; closes nothing (the fd belongs to the caller). */
 void iobuf_release(struct iobuf *io);
 

@@ -212,6 +212,12 @@ source_rewind(void *ctx, int dotstuff)
 	message_reader_init(r, r->msg, dotstuff);
 }
 
+static int
+source_span(void *ctx, int *fd, off_t *off, off_t *len)
+{
+	return message_reader_span(ctx, fd, off, len);
+}
+
 /* 8-bit bytes in the header fields that are sent (RFC 6532 UTF-8). */
 static int
 header_has_8bit(const struct message *msg)
@@ -237,6 +243,7 @@ job_source(struct smtp_source *src, struct message_reader *r,
 	message_reader_init(r, msg, 1);
 	src->read = source_read;
 	src->rewind = source_rewind;
+	src->span = source_span;
 	src->ctx = r;
 	src->size = message_wire_size(msg);
 	src->has_8bit = msg->has_8bit;

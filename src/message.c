@@ -39,7 +39,9 @@
  *
  * The body stays in memory up to MESSAGE_MEM_MAX, then moves to an
  * unlinked temp file written in SPOOL_STAGE-sized pieces; the memory copy
- * is freed at the switch. Peak memory is bounded by the read buffer (grows
+ * is freed at the switch. Either way it is stored dot-stuffed, as DATA
+ * sends it: DATA reads it as it is (or sendfile(2)s it from the temp
+ * file), BDAT drops the stuffed dots on the way out. Peak memory is bounded by the read buffer (grows
  * only for long lines), the header cap and the memory threshold.
  */
 #include "autoconf.h"
@@ -65,9 +67,8 @@
 /* A pending line may hold MESSAGE_LINE_MAX bytes (its CRs are counted,
    not kept); one read more goes after it. */
 #define INTAKE_BUF_MAX (MESSAGE_LINE_MAX + INTAKE_CHUNK)
-/* The reader stops refilling from the temp file once less than this is
-   free and something is already in the caller's buffer. */
-#define READER_MIN_FILL 1024
+/* The largest off_t: no NUL seen yet. */
+#define OFF_MAX ((off_t)(((uintmax_t)1 << (sizeof(off_t) * CHAR_BIT - 1)) - 1))
 
 enum intake_phase { PHASE_FROM_, PHASE_HEADER, PHASE_BODY };
 
@@ -89,15 +90,24 @@ struct intake {
 	struct buf body; /* while the body is in memory */
 	char *stage;     /* once it is in the temp file */
 	size_t stage_len;
+	/* Found once per read(2), not once per line: the input offset of
+	   the first NUL (OFF_MAX: none yet), and how far from the start the
+	   input is all ASCII. */
+	off_t nul_at;
+	off_t ascii_end;
 };
 
 /* The read buffer: bytes [start, b.len) are read but not yet a whole
    line; no CR or LF lies in [start, scan). b.data[0] is input byte
-   number base. */
+   number base. When cr_known, cr is the index of the first CR at or
+   after scan (b.len: none in the buffer), so each line costs one
+   memchr for its LF, not two. */
 struct inbuf {
 	struct buf b;
 	size_t start, scan;
 	off_t base;
+	size_t cr;
+	int cr_known;
 };
 
 /*
@@ -108,13 +118,18 @@ struct inbuf {
 static int
 bytes_have_8bit(const char *p, size_t len)
 {
-	uint64_t acc = 0, w;
+	uint64_t acc = 0, w[4];
 	unsigned char tail = 0;
 	size_t i = 0;
 
+	/* four words a step: one OR chain would wait on itself */
 	for (; i + sizeof(w) <= len; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		acc |= w;
+		memcpy(w, p + i, sizeof(w));
+		acc |= (w[0] | w[1]) | (w[2] | w[3]);
+	}
+	for (; i + sizeof(w[0]) <= len; i += sizeof(w[0])) {
+		memcpy(w, p + i, sizeof(w[0]));
+		acc |= w[0];
 	}
 	for (; i < len; i++)
 		tail |= (unsigned char)p[i];
@@ -250,7 +265,6 @@ spool_put(struct intake *in, const char *p, size_t len)
 static int
 body_put(struct intake *in, const char *p, size_t len)
 {
-	in->msg->body_len += (off_t)len;
 	if (in->msg->body_fd < 0) {
 		if (buf_append(&in->body, p, len) == 0)
 			return 0;
@@ -262,21 +276,38 @@ body_put(struct intake *in, const char *p, size_t len)
 
 /* --- one line at a time ------------------------------------------------- */
 
+/*
+ * The body is stored as DATA sends it: CRLF line ends and each line that
+ * starts with "." stuffed (RFC 5321 §4.5.2), so the wire data for DATA
+ * is the stored bytes as they are and can leave the spool by sendfile(2).
+ * body_len counts the unstuffed bytes (the wire size, BDAT's count);
+ * body_dots the dots added.
+ */
 static int
-body_line(struct intake *in, const char *p, size_t len)
+body_line(struct intake *in, const char *p, size_t len, off_t off)
 {
+	struct message *msg = in->msg;
+	size_t dot = len > 0 && p[0] == '.';
+
 	in->phase = PHASE_BODY;
-	if (!in->msg->body_8bit && bytes_have_8bit(p, len))
-		in->msg->body_8bit = in->msg->has_8bit = 1;
+	if (!msg->body_8bit && off + (off_t)len > in->ascii_end &&
+		bytes_have_8bit(p, len))
+		msg->body_8bit = msg->has_8bit = 1;
+	msg->body_dots += (off_t)dot;
 	/* Spooled: the line and its CRLF into the stage in one step. */
-	if (in->msg->body_fd >= 0 && in->stage_len + len + 2 <= SPOOL_STAGE) {
-		memcpy(in->stage + in->stage_len, p, len);
-		memcpy(in->stage + in->stage_len + len, "\r\n", 2);
-		in->stage_len += len + 2;
-		in->msg->body_len += (off_t)len + 2;
+	if (msg->body_fd >= 0 && in->stage_len + len + 3 <= SPOOL_STAGE) {
+		char *d = in->stage + in->stage_len;
+
+		d[0] = '.';
+		memcpy(d + dot, p, len);
+		d[dot + len] = '\r';
+		d[dot + len + 1] = '\n';
+		in->stage_len += dot + len + 2;
+		msg->body_len += (off_t)len + 2;
 		return 0;
 	}
-	if (body_put(in, p, len) < 0)
+	msg->body_len += (off_t)len + 2;
+	if ((dot && body_put(in, ".", 1) < 0) || body_put(in, p, len) < 0)
 		return -1;
 	return body_put(in, "\r\n", 2);
 }
@@ -320,7 +351,7 @@ header_append(struct intake *in, const char *p, size_t len)
 }
 
 static int
-header_line(struct intake *in, const char *p, size_t len)
+header_line(struct intake *in, const char *p, size_t len, off_t off)
 {
 	struct message *msg = in->msg;
 	struct message_field *f;
@@ -339,7 +370,7 @@ header_line(struct intake *in, const char *p, size_t len)
 	}
 	name_len = field_name_len(p, len);
 	if (name_len == 0)
-		return body_line(in, p, len);
+		return body_line(in, p, len, off);
 	if (msg->nfields == in->fields_cap) {
 		in->fields_cap = in->fields_cap ? in->fields_cap * 2 : 16;
 		msg->fields = xreallocarray(
@@ -370,16 +401,15 @@ line_too_long(struct intake *in, unsigned long lineno)
 static int
 intake_line(struct intake *in, const char *p, size_t len, off_t off)
 {
-	const char *nul;
-
 	in->lineno++;
 	/* RFC 5321 §4.1.1.4 has no place for NUL, and servers split or cut
-	   lines at it differently: refused, never passed on. */
-	nul = memchr(p, '\0', len);
-	if (nul != NULL) {
+	   lines at it differently: refused, never passed on. nul_at is the
+	   first NUL read, and lines come in order: the first line reaching
+	   past it holds it. */
+	if (off + (off_t)len > in->nul_at) {
 		error_set(in->err, ERR_DATA,
 			"NUL byte at offset %lld of the input",
-			(long long)off + (long long)(nul - p));
+			(long long)in->nul_at);
 		return -1;
 	}
 	if (len > MESSAGE_LINE_MAX)
@@ -395,8 +425,8 @@ intake_line(struct intake *in, const char *p, size_t len, off_t off)
 	}
 	in->kept = 1;
 	if (in->phase == PHASE_HEADER)
-		return header_line(in, p, len);
-	return body_line(in, p, len);
+		return header_line(in, p, len, off);
+	return body_line(in, p, len, off);
 }
 
 /* Each CR of a run that no LF ends is a line ending of its own. */
@@ -451,9 +481,14 @@ intake_lines(struct intake *in, struct inbuf *ib)
 			continue;
 		}
 		p = data + ib->scan;
-		n = ib->b.len - ib->scan;
+		if (!ib->cr_known || ib->cr < ib->scan) {
+			cr = memchr(p, '\r', ib->b.len - ib->scan);
+			ib->cr = cr != NULL ? (size_t)(cr - data) : ib->b.len;
+			ib->cr_known = 1;
+		}
+		n = ib->cr - ib->scan;
 		lf = memchr(p, '\n', n);
-		cr = memchr(p, '\r', lf != NULL ? (size_t)(lf - p) : n);
+		cr = lf == NULL && ib->cr < ib->b.len ? data + ib->cr : NULL;
 		end = cr != NULL ? cr : lf;
 		if (end == NULL) {
 			ib->scan = ib->b.len;
@@ -483,7 +518,32 @@ inbuf_shift(struct inbuf *ib)
 	buf_consume(&ib->b, ib->start);
 	ib->base += (off_t)ib->start;
 	ib->scan -= ib->start;
+	if (ib->cr_known && ib->cr >= ib->start)
+		ib->cr -= ib->start;
+	else
+		ib->cr_known = 0;
 	ib->start = 0;
+}
+
+/* What a read(2) brought, scanned whole once: the first NUL, whether
+   it is all ASCII, and whether the CR search must look again. */
+static void
+intake_scan_read(struct intake *in, struct inbuf *ib, size_t n)
+{
+	size_t from = ib->b.len - n;
+	off_t at = ib->base + (off_t)from;
+	const char *nul;
+
+	if (in->nul_at == OFF_MAX) {
+		nul = memchr(ib->b.data + from, '\0', n);
+		if (nul != NULL)
+			in->nul_at = at + (off_t)(nul - (ib->b.data + from));
+	}
+	if (in->ascii_end == at && !bytes_have_8bit(ib->b.data + from, n))
+		in->ascii_end = at + (off_t)n;
+	/* "none in the buffer" was about the bytes before these */
+	if (ib->cr_known && ib->cr == from)
+		ib->cr_known = 0;
 }
 
 /* At the end of the input: the CRs or the line still pending. */
@@ -503,7 +563,7 @@ intake_last(struct intake *in, struct inbuf *ib)
 static int
 intake_run(struct intake *in, int fd)
 {
-	struct inbuf ib = {.start = 0, .scan = 0, .base = 0};
+	struct inbuf ib = {.start = 0, .scan = 0, .base = 0, .cr_known = 0};
 	ssize_t n;
 	int rc = -1;
 
@@ -519,6 +579,7 @@ intake_run(struct intake *in, int fd)
 		if (n == 0)
 			break;
 		in->msg->input_len += n;
+		intake_scan_read(in, &ib, (size_t)n);
 		if (intake_lines(in, &ib) < 0)
 			goto out;
 		if (in->done)
@@ -572,6 +633,7 @@ message_read(struct message *msg, int fd, const struct message_opts *opts,
 	in.tmpdir = opts ? opts->tmpdir : NULL;
 	in.err = err;
 	in.phase = PHASE_FROM_;
+	in.nul_at = OFF_MAX;
 	buf_init(&in.headers, MESSAGE_HEADER_MAX);
 	buf_init(&in.body, MESSAGE_MEM_MAX);
 
@@ -1953,8 +2015,10 @@ reader_separator(struct message_reader *r, char *out, size_t cap, size_t *pos)
 			r, &"\r\n"[r->off], 2 - r->off, out, cap, pos);
 	else
 		r->off = 2;
-	if (r->off == 2)
+	if (r->off == 2) {
 		r->phase = READ_BODY;
+		r->at_line_start = 1; /* for reader_unstuff */
+	}
 }
 
 static ssize_t
@@ -1968,62 +2032,107 @@ pread_retry(int fd, char *p, size_t len, off_t off)
 	return n;
 }
 
-/*
- * From the temp file, never more than the caller's buffer at a time.
- * Dot-stuffed data may double, so half of the free room is read into the
- * end of out and stuffed forward in place. Returns 1 to stop filling, 0
- * to go on, -1 on error.
- */
-static int
-reader_body_file(struct message_reader *r, char *out, size_t cap, size_t *pos,
-	struct error *err)
+/* The body as stored: dot-stuffed, so one byte more per stuffed line. */
+static off_t
+body_stored_len(const struct message *msg)
 {
-	size_t room = cap - *pos, want;
-	off_t left = r->msg->body_len - r->body_off;
-	char *dst;
-	ssize_t n;
-
-	want = r->dotstuff ? room / 2 : room;
-	if ((off_t)want > left)
-		want = (size_t)left;
-	if (want == 0 || (r->dotstuff && *pos > 0 && room < READER_MIN_FILL))
-		return 1;
-	dst = r->dotstuff ? out + cap - want : out + *pos;
-	n = pread_retry(r->msg->body_fd, dst, want, r->body_off);
-	if (n <= 0) {
-		error_set(err, ERR_IO, "reading the spool file: %s",
-			n < 0 ? strerror(errno) : "file shrank");
-		return -1;
-	}
-	if (r->dotstuff)
-		/* all of it, as want <= room / 2; were it not, the rest is
-		   read again next time */
-		n = (ssize_t)reader_copy(r, dst, (size_t)n, out, cap, pos);
-	else
-		*pos += (size_t)n;
-	r->body_off += n;
-	return 0;
+	return msg->body_len + msg->body_dots;
 }
 
+/* The stored body is the wire data as it is: always for DATA, and for
+   BDAT when no line had to be stuffed. */
+static int
+reader_verbatim(const struct message_reader *r)
+{
+	return r->dotstuff || r->msg->body_dots == 0;
+}
+
+/*
+ * BDAT sends the data unstuffed: drop the "." that storage added to each
+ * line starting with one, in place in p[0..len). Returns the new length;
+ * r->at_line_start carries the state across pieces split anywhere.
+ */
+static size_t
+reader_unstuff(struct message_reader *r, char *p, size_t len)
+{
+	size_t i = 0, o = 0, n;
+	const char *lf;
+
+	while (i < len) {
+		if (r->at_line_start && p[i] == '.') {
+			i++; /* the stored line is "..": keep the second */
+			r->at_line_start = 0;
+			continue;
+		}
+		lf = memchr(p + i, '\n', len - i);
+		n = lf != NULL ? (size_t)(lf - (p + i)) + 1 : len - i;
+		memmove(p + o, p + i, n);
+		o += n;
+		i += n;
+		r->at_line_start = lf != NULL;
+	}
+	return o;
+}
+
+/*
+ * The stored body into out[*pos..cap): a spooled one with pread(2), never
+ * more than the caller's room at a time. Returns 0, or -1 on a read
+ * error.
+ */
 static int
 reader_body(struct message_reader *r, char *out, size_t cap, size_t *pos,
 	struct error *err)
 {
 	const struct message *msg = r->msg;
-	int rc = 0;
+	off_t left = body_stored_len(msg) - r->body_off;
+	size_t want = cap - *pos;
+	ssize_t n;
 
-	if (r->body_off < msg->body_len) {
-		if (msg->body_fd >= 0)
-			rc = reader_body_file(r, out, cap, pos, err);
-		else
-			r->body_off += (off_t)reader_copy(r,
-				msg->body_mem + r->body_off,
-				msg->body_mem_len - (size_t)r->body_off, out,
-				cap, pos);
+	if ((off_t)want > left)
+		want = (size_t)left;
+	if (want == 0) {
+		n = 0;
+	} else if (msg->body_fd < 0) {
+		memcpy(out + *pos, msg->body_mem + r->body_off, want);
+		n = (ssize_t)want;
+	} else {
+		n = pread_retry(msg->body_fd, out + *pos, want, r->body_off);
+		if (n <= 0) {
+			error_set(err, ERR_IO, "reading the spool file: %s",
+				n < 0 ? strerror(errno) : "file shrank");
+			return -1;
+		}
 	}
-	if (rc >= 0 && r->body_off == msg->body_len)
+	r->body_off += n;
+	*pos += reader_verbatim(r)
+		? (size_t)n
+		: reader_unstuff(r, out + *pos, (size_t)n);
+	if (r->body_off == body_stored_len(msg))
 		r->phase = READ_DONE;
-	return rc;
+	return 0;
+}
+
+/* The rest of the body can go by sendfile(2): spooled, and on the
+   wire as stored. */
+static int
+reader_can_span(const struct message_reader *r)
+{
+	return r->phase == READ_BODY && r->msg->body_fd >= 0 &&
+	       reader_verbatim(r) && r->body_off < body_stored_len(r->msg);
+}
+
+int
+message_reader_span(
+	struct message_reader *r, int *fd, off_t *off, off_t *len)
+{
+	if (!reader_can_span(r))
+		return 0;
+	*fd = r->msg->body_fd;
+	*off = r->body_off;
+	*len = body_stored_len(r->msg) - r->body_off;
+	r->body_off += *len;
+	r->phase = READ_DONE;
+	return 1;
 }
 
 ssize_t
@@ -2051,6 +2160,10 @@ message_reader_read(
 			reader_separator(r, buf, cap, &pos);
 			break;
 		default:
+			/* Stop where a span could take over (the caller
+			   asks for it next, or reads on). */
+			if (pos > 0 && r->body_off == 0 && reader_can_span(r))
+				return (ssize_t)pos;
 			rc = reader_body(r, buf, cap, &pos, err);
 			break;
 		}

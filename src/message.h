@@ -76,11 +76,15 @@ struct message {
 	size_t nfields;
 	int has_separator; /* the input had an empty line after the header */
 
-	/* The body (after the separator), CRLF-normalised. */
+	/* The body (after the separator), CRLF-normalised and stored
+	   dot-stuffed (RFC 5321 §4.5.2: a line starting with "." has one
+	   more), as DATA sends it. */
 	char *body_mem; /* while it fits in memory, else NULL */
-	size_t body_mem_len;
-	int body_fd; /* unlinked temp file once past MESSAGE_MEM_MAX, or -1 */
-	off_t body_len;
+	size_t body_mem_len; /* stored bytes: body_len + body_dots */
+	int body_fd; /* unlinked temp file once past MESSAGE_MEM_MAX, or -1;
+			it holds body_len + body_dots bytes */
+	off_t body_len;  /* the body unstuffed: its share of the wire size */
+	off_t body_dots; /* lines starting with ".": dots added in storage */
 
 	size_t nadded; /* fields[0..nadded) were added by the repair
 			  functions */
@@ -312,5 +316,17 @@ void message_reader_init(
  */
 ssize_t message_reader_read(
 	struct message_reader *r, char *buf, size_t cap, struct error *err);
+
+/*
+ * When the rest of the wire data is a range of the spool file as it is
+ * (a spooled body, read for DATA, or for BDAT when no line was stuffed):
+ * set *fd, *off and *len (> 0) to it, move r past it (the caller sends
+ * those bytes itself, e.g. with sendfile(2)) and return 1. Otherwise 0,
+ * and r is unchanged. message_reader_read returns short where a span
+ * starts, so that a caller can ask after each read; one that never asks
+ * just reads on. The range ends with CRLF; fd stays the message's.
+ */
+int message_reader_span(
+	struct message_reader *r, int *fd, off_t *off, off_t *len);
 
 #endif

@@ -1469,11 +1469,11 @@ smtp_early_reply(struct smtp_session *s, struct error *err)
 	return -1;
 }
 
+/* What a watched write of the data returned (iobuf_flush_watch's 0, 1
+   or -1), as smtp_send_body goes on with it. */
 static int
-smtp_flush_data(struct smtp_session *s, struct error *err)
+smtp_data_written(struct smtp_session *s, int r, struct error *err)
 {
-	int r = iobuf_flush_watch(&s->io, err);
-
 	if (r == 1)
 		return smtp_early_reply(s, err);
 	if (r < 0) {
@@ -1484,11 +1484,35 @@ smtp_flush_data(struct smtp_session *s, struct error *err)
 }
 
 /*
- * Stream the data through the output queue (dot-stuffed for DATA, as it
- * is for BDAT), never holding more than about SMTP_QUEUE_MAX +
- * SMTP_CHUNK bytes of it. Every flush watches for the server, so one
- * that speaks or hangs up mid-way is heard before the end of data can
- * follow. The tail stays queued for the end of data's write.
+ * Where the source has the rest of the data as a file range and the
+ * socket is plain: sendfile(2) it, no copy through postie. 1 when sent,
+ * 0 when the data must be read, -1 on errors.
+ */
+static int
+smtp_send_span(struct smtp_session *s, const struct smtp_source *src,
+	long long *total, struct error *err)
+{
+	off_t off, len;
+	int fd;
+
+	if (src->span == NULL || !iobuf_can_sendfile(&s->io) ||
+		src->span(src->ctx, &fd, &off, &len) != 1)
+		return 0;
+	*total += len;
+	if (smtp_data_written(s,
+		    iobuf_sendfile_watch(&s->io, fd, off, len, err), err) < 0)
+		return -1;
+	return 1;
+}
+
+/*
+ * Stream the data (dot-stuffed for DATA, as it is for BDAT), never
+ * holding more than about SMTP_QUEUE_MAX + SMTP_CHUNK bytes of it: full
+ * chunks go straight from the read buffer to the socket, a spooled
+ * body by sendfile(2) when the source offers it. Every write watches
+ * for the server, so one that speaks or hangs up mid-way is heard before
+ * the end of data can follow. A short tail stays queued for the end of
+ * data's write.
  */
 static int
 smtp_send_body(
@@ -1499,19 +1523,31 @@ smtp_send_body(
 	char tail[2] = {'\r', '\n'};
 	long long total = 0;
 	ssize_t n;
-	int r = -1;
+	int r = -1, w;
 
 	src->rewind(src->ctx, !t->bdat);
-	while ((n = src->read(src->ctx, chunk, SMTP_CHUNK, err)) > 0) {
-		iobuf_queue(&s->io, chunk, (size_t)n);
+	for (;;) {
+		if ((w = smtp_send_span(s, src, &total, err)) < 0)
+			goto out;
+		if (w == 1) {
+			/* a span is whole lines: it ends with CRLF */
+			tail[0] = '\r';
+			tail[1] = '\n';
+		}
+		if ((n = src->read(src->ctx, chunk, SMTP_CHUNK, err)) <= 0)
+			break;
 		total += n;
 		if (n >= 2)
 			tail[0] = chunk[n - 2];
 		else
 			tail[0] = tail[1];
 		tail[1] = chunk[n - 1];
-		if (iobuf_queued(&s->io) >= SMTP_QUEUE_MAX &&
-			smtp_flush_data(s, err) < 0)
+		if (iobuf_queued(&s->io) + (size_t)n < SMTP_QUEUE_MAX)
+			iobuf_queue(&s->io, chunk, (size_t)n);
+		else if (smtp_data_written(s,
+				 iobuf_write_watch(&s->io, chunk, (size_t)n,
+					 err),
+				 err) < 0)
 			goto out;
 	}
 	if (n < 0)

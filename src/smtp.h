@@ -68,6 +68,11 @@ struct smtp_rcpt {
 struct smtp_source {
 	ssize_t (*read)(void *ctx, char *buf, size_t cap, struct error *err);
 	void (*rewind)(void *ctx, int dotstuff);
+	/* Optional (NULL: none): when the rest of the data is bytes [*off,
+	   *off + *len) of file fd as they go on the wire (whole lines),
+	   move past them and return 1, the caller then sending them itself
+	   (sendfile(2) on a plain socket); else 0. Asked before each read. */
+	int (*span)(void *ctx, int *fd, off_t *off, off_t *len);
 	void *ctx;
 	off_t size; /* wire size, for SIZE= and the local size check */
 	int has_8bit;

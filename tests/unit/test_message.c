@@ -704,6 +704,221 @@ test_spool_file(void)
 	buf_release(&stuffed);
 }
 
+/* The stuffed wire data of m as a reader gives it with spans taken
+   where offered, reading cap bytes between them: what smtp sends. */
+static char *
+wire_spans(const struct message *m, int dotstuff, size_t cap, size_t *lenp,
+	int *spans)
+{
+	struct message_reader r;
+	struct error err;
+	struct buf out;
+	char *chunk = xmalloc(cap);
+	off_t off, len;
+	ssize_t n;
+	int fd;
+
+	buf_init(&out, (size_t)1 << 30);
+	message_reader_init(&r, m, dotstuff);
+	*spans = 0;
+	for (;;) {
+		if (message_reader_span(&r, &fd, &off, &len) == 1) {
+			size_t at = out.len;
+
+			(*spans)++;
+			CHECK(fd == m->body_fd);
+			CHECK(len > 0);
+			for (off_t i = 0; i < len; i += (off_t)n) {
+				n = pread(fd, chunk,
+					len - i < (off_t)cap ? (size_t)(len - i)
+							     : cap,
+					off + i);
+				CHECK(n > 0);
+				if (n <= 0)
+					break;
+				buf_append(&out, chunk, (size_t)n);
+			}
+			CHECK_INT(out.len - at, len);
+		}
+		n = message_reader_read(&r, chunk, cap, &err);
+		CHECK(n >= 0);
+		if (n <= 0)
+			break;
+		buf_append(&out, chunk, (size_t)n);
+	}
+	free(chunk);
+	return buf_detach(&out, lenp);
+}
+
+static void
+test_spool_span(void)
+{
+	static const char head[] = "Subject: big\r\n\r\n";
+	struct buf in, want, stuffed;
+	struct message_reader r;
+	struct message m;
+	struct error err;
+	char chunk[4096];
+	size_t i, len, dots = 0;
+	off_t off, slen;
+	char *got;
+	int fd, spans;
+
+	/* The spool holds the body dot-stuffed, as DATA sends it, and
+	   body_len stays the unstuffed (wire size) length. */
+	buf_init(&in, (size_t)1 << 30);
+	buf_init(&want, (size_t)1 << 30);
+	buf_init(&stuffed, (size_t)1 << 30);
+	buf_addstr(&in, "Subject: big\n\n");
+	buf_addstr(&want, head);
+	buf_addstr(&stuffed, head);
+	for (i = 0; want.len < MESSAGE_MEM_MAX + 300000; i++) {
+		buf_printf(&in, "%sline %zu\n", i % 5 ? "" : ".", i);
+		buf_printf(&want, "%sline %zu\r\n", i % 5 ? "" : ".", i);
+		buf_printf(&stuffed, "%sline %zu\r\n", i % 5 ? "" : "..", i);
+		dots += i % 5 == 0;
+	}
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK(m.body_fd >= 0);
+	CHECK_INT(m.body_dots, dots);
+	CHECK_INT(m.body_len, want.len - (sizeof(head) - 1));
+	CHECK_INT(lseek(m.body_fd, 0, SEEK_END),
+		stuffed.len - (sizeof(head) - 1));
+
+	/* DATA: the read stops where the body starts, the rest is one
+	   span of the spool file; with spans taken or not, byte-exact. */
+	message_reader_init(&r, &m, 1);
+	CHECK_INT(message_reader_span(&r, &fd, &off, &slen), 0);
+	CHECK_INT(message_reader_read(&r, chunk, sizeof(chunk), &err),
+		sizeof(head) - 1);
+	CHECK_INT(message_reader_span(&r, &fd, &off, &slen), 1);
+	CHECK_INT(off, 0);
+	CHECK_INT(slen, stuffed.len - (sizeof(head) - 1));
+	CHECK_INT(message_reader_read(&r, chunk, sizeof(chunk), &err), 0);
+	CHECK_INT(message_reader_span(&r, &fd, &off, &slen), 0);
+	for (i = 0; i < NCAPS; i++) {
+		got = wire_spans(&m, 1, caps[i], &len, &spans);
+		CHECK_MEM(got, len, stuffed.data, stuffed.len);
+		CHECK_INT(spans, 1);
+		free(got);
+	}
+	/* a span from the middle of the body: the rest of it */
+	message_reader_init(&r, &m, 1);
+	CHECK_INT(message_reader_read(&r, chunk, sizeof(chunk), &err),
+		sizeof(head) - 1);
+	CHECK_INT(message_reader_read(&r, chunk, 100, &err), 100);
+	CHECK_INT(message_reader_span(&r, &fd, &off, &slen), 1);
+	CHECK_INT(off, 100);
+	CHECK_INT(slen, stuffed.len - (sizeof(head) - 1) - 100);
+
+	/* BDAT with stuffed lines: no span, the dots come off on reading */
+	for (i = 0; i < NCAPS; i++) {
+		got = wire_spans(&m, 0, caps[i], &len, &spans);
+		CHECK_MEM(got, len, want.data, want.len);
+		CHECK_INT(spans, 0);
+		free(got);
+	}
+	message_release(&m);
+
+	/* BDAT without a dot line: the spool is the wire data, one span */
+	buf_reset(&in);
+	buf_reset(&want);
+	buf_addstr(&in, "Subject: big\n\n");
+	buf_addstr(&want, head);
+	for (i = 0; want.len < MESSAGE_MEM_MAX + 300000; i++) {
+		buf_printf(&in, "line %zu\n", i);
+		buf_printf(&want, "line %zu\r\n", i);
+	}
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK_INT(m.body_dots, 0);
+	got = wire_spans(&m, 0, 65536, &len, &spans);
+	CHECK_MEM(got, len, want.data, want.len);
+	CHECK_INT(spans, 1);
+	free(got);
+	message_release(&m);
+
+	/* A body in memory offers no span. */
+	CHECK_INT(read_input("A: b\n\n.x\ny\n", 11, 0, &m, &err), 0);
+	CHECK(m.body_fd < 0);
+	got = wire_spans(&m, 1, 65536, &len, &spans);
+	CHECK_LIT(got, len, "A: b\r\n\r\n..x\r\ny\r\n");
+	CHECK_INT(spans, 0);
+	free(got);
+	message_release(&m);
+	buf_release(&in);
+	buf_release(&want);
+	buf_release(&stuffed);
+}
+
+/* 8-bit bytes are looked for once per read, not per line: one far into
+   the input still counts, unless it is not part of the message. */
+static void
+test_8bit_far(void)
+{
+	struct buf in;
+	struct message m;
+	struct error err;
+	size_t i;
+
+	buf_init(&in, (size_t)1 << 24);
+	buf_addstr(&in, "A: b\n\n");
+	for (i = 0; in.len < 300000; i++)
+		buf_addstr(&in, "0123456789abcdef0123456789abcdef012345678\n");
+	buf_addstr(&in, "caf\xc3\xa9\n");
+	CHECK_INT(read_input(in.data, in.len, 1, &m, &err), 0);
+	CHECK_INT(m.body_8bit, 1);
+	CHECK_INT(m.has_8bit, 1);
+	message_release(&m);
+	/* after the "." line: not the message's */
+	in.len -= 6;
+	buf_addstr(&in, ".\ncaf\xc3\xa9\n");
+	CHECK_INT(read_input(in.data, in.len, 1, &m, &err), 0);
+	CHECK_INT(m.has_8bit, 0);
+	message_release(&m);
+	/* in a dropped "From " line only */
+	CHECK_INT(read_input("From a\xff b\nA: b\n\nx\n", 18, 1, &m, &err),
+		0);
+	CHECK_INT(m.has_8bit, 0);
+	message_release(&m);
+	buf_release(&in);
+}
+
+/* A CR far into an LF-only input, after the reads that found none. */
+static void
+test_cr_far(void)
+{
+	struct buf in, want, stuffed;
+	struct message m;
+	struct error err;
+	size_t i;
+	static const size_t pieces[] = {4096, 65536, 100000};
+
+	buf_init(&in, (size_t)1 << 24);
+	buf_init(&want, (size_t)1 << 24);
+	buf_init(&stuffed, (size_t)1 << 24);
+	buf_addstr(&in, "A: b\n\n");
+	buf_addstr(&want, "A: b\r\n\r\n");
+	buf_addstr(&stuffed, "A: b\r\n\r\n");
+	for (i = 0; in.len < 200000; i++) {
+		buf_addstr(&in, ".0123456789abcdef0123456789abcdef01234567\n");
+		buf_addstr(&want, ".0123456789abcdef0123456789abcdef01234567\r\n");
+		buf_addstr(&stuffed, "..0123456789abcdef0123456789abcdef01234567\r\n");
+	}
+	buf_addstr(&in, "x\ry\r\r\nz\n.w\rend");
+	buf_addstr(&want, "x\r\ny\r\nz\r\n.w\r\nend\r\n");
+	buf_addstr(&stuffed, "x\r\ny\r\nz\r\n..w\r\nend\r\n");
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		CHECK_INT(read_pipe_input(in.data, in.len, pieces[i], 0, &m, &err),
+			0);
+		check_wire_at(__LINE__, &m, want.data, want.len, stuffed.data,
+			stuffed.len);
+		message_release(&m);
+	}
+	buf_release(&in);
+	buf_release(&want);
+	buf_release(&stuffed);
+}
+
 static void
 test_bcc_removal(void)
 {
@@ -1998,6 +2213,9 @@ main(int argc, char **argv)
 	test_fields();
 	test_caps();
 	test_spool_file();
+	test_spool_span();
+	test_8bit_far();
+	test_cr_far();
 	test_bcc_removal();
 	test_header_recipients();
 	check_rcpt_error_prefix();
