@@ -70,11 +70,22 @@ conf() {
 	chmod 600 "$w/conf"
 }
 
-# send: one message; exit status in $rc, stderr in $w/err.
+# ntls: TLS sessions the sink has logged so far.
+ntls() { grep -c '^[0-9]* tls ' "$S/sessions.log" 2>/dev/null; }
+
+# send: one message; exit status in $rc, stderr in $w/err. Returns once
+# the sink has logged the session's handshake (a client that gives up on
+# the certificate may exit before it does).
 send() {
+	before=$(ntls)
 	printf 'Subject: resume\n\nbody\n' |
 		"$POSTIE" -C "$w/conf" -v -i rcpt@example.org >/dev/null 2>"$w/err"
 	rc=$?
+	i=0
+	while [ "$(ntls)" -le "${before:-0}" ] && [ $i -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.05
+	done
 }
 
 # last: how the sink's last TLS session began (resumed, full, failed).
