@@ -294,7 +294,7 @@ done
 
 # --- helpers ------------------------------------------------------------------
 # Per-client results, indexed by postie / msmtp.
-declare -A W R I X B C M
+declare -A W R I X B C M D
 ROWS=$T/rows
 CMDS=$T/commands
 : >"$ROWS"
@@ -386,7 +386,7 @@ once() {
 }
 
 # --- 1. round trips and wall time per message --------------------------------
-echo "run.sh: [1/5] one message, STARTTLS+AUTH and implicit TLS+AUTH, $RUNS runs each"
+echo "run.sh: [1/6] one message, STARTTLS+AUTH and implicit TLS+AUTH, $RUNS runs each"
 section "one message through the relay (RTT $RTT ms) to Postfix + Dovecot, AUTH PLAIN, trust file; median of $RUNS runs"
 modes="sub smtps"
 [ "$WIRE" = 1 ] && modes="$modes wsub wsmtps"
@@ -424,7 +424,7 @@ for mode in $modes; do
 done
 
 # --- 2. many messages ----------------------------------------------------------
-echo "run.sh: [2/5] $MESSAGES messages: one postie session, $MESSAGES postie runs, $MESSAGES msmtp runs"
+echo "run.sh: [2/6] $MESSAGES messages: one postie session, $MESSAGES postie runs, $MESSAGES msmtp runs"
 # many NAME STATS CMD: CMD -t once per message file; sets SECS, ROUNDS.
 many() {
 	local name=$1 stats=$2 cmd=$3 off t0 t1 f bad=0
@@ -490,7 +490,7 @@ for srv in $srvs; do
 done
 
 # --- 3. CPU instructions -------------------------------------------------------
-echo "run.sh: [3/5] CPU instructions (callgrind), direct to Postfix"
+echo "run.sh: [3/6] CPU instructions (callgrind), direct to Postfix"
 # instr NAME CMD: total instructions of the whole process; sets INSTR, RC.
 instr() {
 	local name=$1 cmd=$2
@@ -535,7 +535,7 @@ done
 
 # --- 4. a large message --------------------------------------------------------
 if [ "$BIG" -gt 0 ]; then
-	echo "run.sh: [4/5] a $BIG-byte message: plain to smtp-sink, implicit TLS to the TLS sink"
+	echo "run.sh: [4/6] a $BIG-byte message: plain to smtp-sink, implicit TLS to the TLS sink"
 	python3 - "$BIG" "$T/big.msg" "$T/big.smtp" <<'PY' || { fail "large message written"; exit 1; }
 # big.msg: the message (LF line ends) for the clients; big.smtp: the same
 # message as an SMTP session (CRLF, dot-stuffed) for the raw pipes.
@@ -620,11 +620,11 @@ PY
 	done
 	rm -f "$T/big.msg" "$T/big.smtp"
 else
-	echo "run.sh: [4/5] large message skipped (--big 0)"
+	echo "run.sh: [4/6] large message skipped (--big 0)"
 fi
 
 # --- 5. start-up -------------------------------------------------------------
-echo "run.sh: [5/5] start-up time of --version, $STARTUP_RUNS runs each"
+echo "run.sh: [5/6] start-up time of --version, $STARTUP_RUNS runs each"
 section "start-up: --version, mean of $STARTUP_RUNS runs"
 if command -v hyperfine >/dev/null; then
 	cmdline "hyperfine -N --warmup 20 --runs $STARTUP_RUNS '$POSTIE --version' 'msmtp --version'"
@@ -653,6 +653,63 @@ PY
 fi
 row "ms, --version" "$SU_postie" "$SU_msmtp" "" \
 	"$(fmt %.2f "$(calc "$SU_postie / $SU_msmtp")")" ""
+
+# --- 6. a dead first address ---------------------------------------------------
+echo "run.sh: [6/6] a host whose first address is dead (RFC 8305 fallback)"
+# dual.bench resolves to ::1 then 127.0.0.1 (a hosts file bound over
+# /etc/hosts in a private mount namespace). On ::1 the sink's port is a
+# listener whose backlog is full, so SYNs go unanswered, as to a host that
+# is down; on 127.0.0.1 the sink answers. The row is the extra wall time
+# of a plain send to dual.bench over one to 127.0.0.1 (medians of $RUNS).
+section "a dead first address: ms added to a plain send (smtp-sink) when the host's first address does not answer; msmtp with timeout 2"
+dead_start() {
+	bench_bg python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::1", int(sys.argv[1])))
+s.listen(0)
+held = socket.create_connection(("::1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("ready\n")
+time.sleep(3600)' "$SINK_PORT" "$T/dead.ready"
+	for _ in $(seq 100); do
+		[ -s "$T/dead.ready" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# fallback_ms NAME HOST: median wall ms of RUNS plain sends to HOST.
+fallback_ms() {
+	local name=$1 host=$2 c=$3 i t0 t1
+	for i in $(seq "$RUNS"); do
+		t0=$(usec)
+		unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh \
+			"$T/hosts" $(client "$c" "dead-$host") -i rcpt@bench.test \
+			<"$T/one.msg" >"$T/$name.out" 2>&1 ||
+			problem "$name: exit $?: $(head -c 300 "$T/$name.out")"
+		t1=$(usec)
+		calc "($t1 - $t0) / 1000"
+		echo
+	done | median
+}
+printf '127.0.0.1 localhost\n::1 dual.bench\n127.0.0.1 dual.bench\n' >"$T/hosts"
+if command -v unshare >/dev/null && dead_start; then
+	for c in postie msmtp; do
+		for h in dual 127.0.0.1; do
+			name=127.0.0.1
+			[ "$h" = dual ] && name=dual.bench
+			conf "$c" "dead-$h" "$SINK_PORT" plain no file "$name"
+			[ "$c" = msmtp ] && echo "timeout 2" >>"$T/msmtp-dead-$h.conf"
+		done
+		cmdline "unshare -m (hosts: dual.bench = ::1, 127.0.0.1) $(client "$c" dead-dual) -i rcpt@bench.test <message"
+		D[$c]=$(calc "$(fallback_ms "fb-$c-dual" dual "$c") - $(fallback_ms "fb-$c-v4" 127.0.0.1 "$c")")
+	done
+	row "ms past a dead first address" "$(fmt %.0f "${D[postie]}")" \
+		"$(fmt %.0f "${D[msmtp]}")" "" "" \
+		"< 400: $(verdict "${D[postie]}" '<' 400)"
+else
+	problem "no dead-address test (unshare, or ::1 port $SINK_PORT)"
+fi
 
 # --- the table ------------------------------------------------------------------
 echo
