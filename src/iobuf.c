@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "iobuf.h"
 #include "log.h"
 #include "net.h"
@@ -402,11 +403,9 @@ iobuf_copy_watch(
 	int r;
 
 	while (len > 0) {
-		n = pread(fd, chunk,
+		n = fdio_pread(fd, chunk,
 			len > (off_t)sizeof(chunk) ? sizeof(chunk) : (size_t)len,
 			off);
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n <= 0) {
 			error_set(err, ERR_IO, "reading the spool file: %s",
 				n < 0 ? strerror(errno) : "file shrank");

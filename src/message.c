@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "message.h"
 #include "xmalloc.h"
 
@@ -169,21 +170,10 @@ field_name_len(const char *p, size_t len)
 static int
 write_all(int fd, const char *p, size_t len, struct error *err)
 {
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error_set(err, ERR_IO, "writing the spool file: %s",
-				strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (fdio_write_all(fd, p, len) == 0)
+		return 0;
+	error_set(err, ERR_IO, "writing the spool file: %s", strerror(errno));
+	return -1;
 }
 
 /* --- the temp file ------------------------------------------------------ */
@@ -2021,17 +2011,6 @@ reader_separator(struct message_reader *r, char *out, size_t cap, size_t *pos)
 	}
 }
 
-static ssize_t
-pread_retry(int fd, char *p, size_t len, off_t off)
-{
-	ssize_t n;
-
-	do
-		n = pread(fd, p, len, off);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
 /* The body as stored: dot-stuffed, so one byte more per stuffed line. */
 static off_t
 body_stored_len(const struct message *msg)
@@ -2096,7 +2075,7 @@ reader_body(struct message_reader *r, char *out, size_t cap, size_t *pos,
 		memcpy(out + *pos, msg->body_mem + r->body_off, want);
 		n = (ssize_t)want;
 	} else {
-		n = pread_retry(msg->body_fd, out + *pos, want, r->body_off);
+		n = fdio_pread(msg->body_fd, out + *pos, want, r->body_off);
 		if (n <= 0) {
 			error_set(err, ERR_IO, "reading the spool file: %s",
 				n < 0 ? strerror(errno) : "file shrank");

@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "log.h"
 #include "queue.h"
 #include "xmalloc.h"
@@ -109,34 +110,6 @@ number_parse(const char *p, size_t len, long long *out)
 		if (p[i] < '0' || p[i] > '9')
 			return -1;
 		*out = *out * 10 + (p[i] - '0');
-	}
-	return 0;
-}
-
-static ssize_t
-pread_retry(int fd, void *p, size_t len, off_t off)
-{
-	ssize_t n;
-
-	do
-		n = pread(fd, p, len, off);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -564,7 +537,7 @@ entry_stream(int fd, const struct buf *env, const struct smtp_source *src,
 		/* cppcheck-suppress knownConditionTrueFalse ; n changes in
 		   the loop: a read of 0 can leave used at 0 */
 		if (QUEUE_IO_CHUNK - used < 2 || (n == 0 && used > 0)) {
-			if (write_all(fd, stage, used) < 0) {
+			if (fdio_write_all(fd, stage, used) < 0) {
 				error_set(err, ERR_IO,
 					"cannot write the queue entry: %s",
 					strerror(errno));
@@ -664,7 +637,7 @@ queue_add(struct queue *q, struct queue_entry *e, const struct smtp_source *src,
 		size_t n = record_format(
 			line, "attempt", e->last_attempt, e->last_error);
 
-		if (write_all(fd, line, n) < 0) {
+		if (fdio_write_all(fd, line, n) < 0) {
 			error_set(err, ERR_IO,
 				"cannot queue the message in %s: %s", q->dir,
 				strerror(errno));
@@ -1020,7 +993,7 @@ records_load(int fd, off_t off, struct queue_entry *e)
 	ssize_t n;
 
 	for (;;) {
-		n = pread_retry(fd, win, sizeof(win), off);
+		n = fdio_pread(fd, win, sizeof(win), off);
 		if (n <= 0)
 			return off;
 		for (pos = 0;; pos += len) {
@@ -1247,7 +1220,7 @@ record_append(int fd, off_t records_off, const char *line, size_t len,
 		if (fstat(fd, &st) == 0 && st.st_size > end)
 			(void)ftruncate(fd, end);
 	}
-	if (write_all(fd, line, len) < 0 || fsync(fd) < 0) {
+	if (fdio_write_all(fd, line, len) < 0 || fsync(fd) < 0) {
 		error_set(err, ERR_IO, "cannot update the queue entry: %s",
 			strerror(errno));
 		return -1;
@@ -1497,7 +1470,7 @@ reader_read(void *ctx, char *buf, size_t cap, struct error *err)
 		want = (size_t)(e->size - r->off);
 	if (r->dotstuff && want > sizeof(win))
 		want = sizeof(win);
-	n = pread_retry(e->fd, r->dotstuff ? win : buf + out, want,
+	n = fdio_pread(e->fd, r->dotstuff ? win : buf + out, want,
 		e->data_off + r->off);
 	if (n <= 0) {
 		error_set(err, ERR_IO, "cannot read queue entry %s: %s", e->id,
@@ -1544,7 +1517,7 @@ queue_read_header(const struct queue_entry *e, struct buf *out, size_t max,
 	p = xmalloc(want + 1);
 
 	while (got < want) {
-		n = pread_retry(
+		n = fdio_pread(
 			e->fd, p + got, want - got, e->data_off + (off_t)got);
 		if (n <= 0) {
 			error_set(err, ERR_IO, "cannot read queue entry %s: %s",

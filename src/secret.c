@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "fdio.h"
 #include "keyring.h"
 #include "secret.h"
 #include "xmalloc.h"
@@ -497,22 +498,6 @@ secret_from_keyring(
 /* --- the terminal ------------------------------------------------------- */
 
 static int
-secret_tty_write(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 secret_tty_prompt_text(int fd, const struct secret_query *q)
 {
 	char user[256], host[256];
@@ -527,7 +512,7 @@ secret_tty_prompt_text(int fd, const struct secret_query *q)
 	buf_init(&b, 1024);
 	rc = buf_printf(&b, "password for %s at %s: ", user, host);
 	if (rc == 0)
-		rc = secret_tty_write(fd, b.data, b.len);
+		rc = fdio_write_all(fd, b.data, b.len);
 	buf_release(&b);
 	return rc;
 }
@@ -570,7 +555,7 @@ secret_tty_exchange(
 	if (rc == 0)
 		rc = secret_tty_read(fd, b);
 	tcsetattr(fd, TCSAFLUSH, &old);
-	secret_tty_write(fd, "\n", 1);
+	fdio_write_all(fd, "\n", 1);
 	if (rc < 0) {
 		error_set(err, ERR_IO,
 			"cannot read the password from the "

@@ -30,6 +30,7 @@
 #include <gnutls/x509.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
@@ -946,24 +947,6 @@ tls_resume_mkdirs(const char *file)
 	free(dir);
 }
 
-static int
-tls_write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, c, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Keep the session's latest ticket (TLS 1.3 only: a TLS 1.2 resumption
    would weaken tls-unique channel binding) for the next connection:
    written whole to a 0600 temporary file, then renamed over the old. */
@@ -988,8 +971,8 @@ tls_resume_save(struct tls *t)
 		t->verified_at);
 	fd = mkostemp(tmp.data, O_CLOEXEC); /* mode 0600 */
 	if (fd >= 0) {
-		ok = tls_write_all(fd, head.data, head.len) == 0 &&
-		     tls_write_all(fd, d.data, d.size) == 0;
+		ok = fdio_write_all(fd, head.data, head.len) == 0 &&
+		     fdio_write_all(fd, d.data, d.size) == 0;
 		ok = close(fd) == 0 && ok;
 		if (!ok || rename(tmp.data, t->resume_file) < 0)
 			unlink(tmp.data);

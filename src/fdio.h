@@ -1,0 +1,19 @@
+/*
+ * fdio.h - whole writes and interrupted reads on file descriptors, the two
+ * loops every module that touches a file needs.
+ */
+#ifndef POSTIE_FDIO_H
+#define POSTIE_FDIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all of p[0..len) to fd, retrying after EINTR and short writes:
+   0, or -1 with errno (EIO for a write that moved nothing). */
+int fdio_write_all(int fd, const void *p, size_t len);
+
+/* pread(2), retried after EINTR: the bytes read, 0 at the end, -1 with
+   errno. */
+ssize_t fdio_pread(int fd, void *p, size_t len, off_t off);
+
+#endif
