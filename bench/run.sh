@@ -503,11 +503,11 @@ instr() {
 }
 section "CPU instructions, whole process (callgrind), one STARTTLS+AUTH PLAIN send direct to Postfix; \"first\": postie's first send to this server (full handshake), \"resumed\": the next (tls_resume: its kept TLS 1.3 session; msmtp has none and does the same work again)"
 for trust in file resumed system; do
+	# "first" is the first contact: no kept session.
+	[ "$trust" = file ] && rm -f "$HOME/.cache/postie/tls/127.0.0.1:$SUB_PORT"
 	for c in postie msmtp; do
 		conf_name=cg-$trust
 		[ "$trust" = resumed ] && conf_name=cg-file
-		# "first" is the first contact: no kept session.
-		[ "$trust" = file ] && rm -f "$HOME/.cache/postie/tls/127.0.0.1:$SUB_PORT"
 		cmd=$(client "$c" "$conf_name")
 		cmdline "valgrind --tool=callgrind --callgrind-out-file=/dev/null $cmd -t <message"
 		instr "cg-$c-$trust" "$cmd"
