@@ -64,7 +64,11 @@
 #include "xmalloc.h"
 
 #define INTAKE_CHUNK (64 * 1024)  /* one read(2) */
-#define SPOOL_STAGE  (256 * 1024) /* one write(2) to the temp file */
+#ifndef SPOOL_STAGE
+#define SPOOL_STAGE (256 * 1024) /* one write(2) to the temp file */
+#endif
+/* A whole line, stuffed, with its CRLF fits in an empty stage. */
+_Static_assert(SPOOL_STAGE >= MESSAGE_LINE_MAX + 3, "SPOOL_STAGE too small");
 /* A pending line may hold MESSAGE_LINE_MAX bytes (its CRs are counted,
    not kept); one read more goes after it. */
 #define INTAKE_BUF_MAX (MESSAGE_LINE_MAX + INTAKE_CHUNK)
@@ -273,6 +277,32 @@ body_put(struct intake *in, const char *p, size_t len)
  * body_len counts the unstuffed bytes (the wire size, BDAT's count);
  * body_dots the dots added.
  */
+/* A body line's 8-bit bytes; only past what the read's scan found ASCII. */
+static void
+body_scan_8bit(struct intake *in, const char *p, size_t len, off_t off)
+{
+	struct message *msg = in->msg;
+
+	if (!msg->body_8bit && off + (off_t)len > in->ascii_end &&
+		bytes_have_8bit(p, len))
+		msg->body_8bit = msg->has_8bit = 1;
+}
+
+/* Spooled: the line, stuffed, and its CRLF into the stage in one step
+   (the caller made room: len + 3 bytes). */
+static void
+body_stage_line(struct intake *in, const char *p, size_t len, size_t dot)
+{
+	char *d = in->stage + in->stage_len;
+
+	d[0] = '.';
+	memcpy(d + dot, p, len);
+	d[dot + len] = '\r';
+	d[dot + len + 1] = '\n';
+	in->stage_len += dot + len + 2;
+	in->msg->body_len += (off_t)len + 2;
+}
+
 static int
 body_line(struct intake *in, const char *p, size_t len, off_t off)
 {
@@ -280,20 +310,10 @@ body_line(struct intake *in, const char *p, size_t len, off_t off)
 	size_t dot = len > 0 && p[0] == '.';
 
 	in->phase = PHASE_BODY;
-	if (!msg->body_8bit && off + (off_t)len > in->ascii_end &&
-		bytes_have_8bit(p, len))
-		msg->body_8bit = msg->has_8bit = 1;
+	body_scan_8bit(in, p, len, off);
 	msg->body_dots += (off_t)dot;
-	/* Spooled: the line and its CRLF into the stage in one step. */
 	if (msg->body_fd >= 0 && in->stage_len + len + 3 <= SPOOL_STAGE) {
-		char *d = in->stage + in->stage_len;
-
-		d[0] = '.';
-		memcpy(d + dot, p, len);
-		d[dot + len] = '\r';
-		d[dot + len + 1] = '\n';
-		in->stage_len += dot + len + 2;
-		msg->body_len += (off_t)len + 2;
+		body_stage_line(in, p, len, dot);
 		return 0;
 	}
 	msg->body_len += (off_t)len + 2;
@@ -458,6 +478,40 @@ intake_cr_run(struct intake *in, struct inbuf *ib)
 
 /* Hand every complete line in the read buffer to intake_line: a line
    ends at its first CR or LF. */
+/*
+ * The spooled body's whole lines before the next CR, in one loop: the
+ * common case of a large message (LF line ends), a line costing one
+ * memchr and one copy into the stage, as body_line would stage it. A line
+ * past the first NUL or too long is left where it is, for intake_line to
+ * refuse.
+ */
+static int
+intake_body_run(struct intake *in, struct inbuf *ib)
+{
+	const char *data = ib->b.data, *p = data + ib->start;
+	const char *stop = data + ib->cr, *lf;
+	size_t len, dot;
+	off_t off;
+
+	while ((lf = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
+		len = (size_t)(lf - p);
+		off = ib->base + (off_t)(p - data);
+		if (off + (off_t)len > in->nul_at || len > MESSAGE_LINE_MAX)
+			break;
+		if (in->stage_len + len + 3 > SPOOL_STAGE &&
+			spool_flush(in) < 0)
+			return -1;
+		in->lineno++;
+		body_scan_8bit(in, p, len, off);
+		dot = len > 0 && p[0] == '.';
+		in->msg->body_dots += (off_t)dot;
+		body_stage_line(in, p, len, dot);
+		p = lf + 1;
+	}
+	ib->start = ib->scan = (size_t)(p - data);
+	return 0;
+}
+
 static int
 intake_lines(struct intake *in, struct inbuf *ib)
 {
@@ -475,6 +529,14 @@ intake_lines(struct intake *in, struct inbuf *ib)
 			cr = memchr(p, '\r', ib->b.len - ib->scan);
 			ib->cr = cr != NULL ? (size_t)(cr - data) : ib->b.len;
 			ib->cr_known = 1;
+		}
+		/* A spooled body (no "." end) at a line start: the fast way
+		   first, up to the next CR or line it cannot take. */
+		if (in->phase == PHASE_BODY && in->msg->body_fd >= 0 &&
+			!in->dot_ends && ib->start == ib->scan) {
+			if (intake_body_run(in, ib) < 0)
+				return -1;
+			p = data + ib->scan;
 		}
 		n = ib->cr - ib->scan;
 		lf = memchr(p, '\n', n);

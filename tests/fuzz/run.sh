@@ -72,7 +72,10 @@ if ! pkg_cflags=$(pkg-config --cflags $pkgs) || ! pkg_libs=$(pkg-config --libs $
 	exit 1
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
+# A small spool threshold and stage: the fuzzer's inputs (16 KiB at
+# most) then take the spooled paths of message.c as well.
 cflags="-std=c11 -g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Wshadow
+	-DMESSAGE_MEM_MAX=2048 -DSPOOL_STAGE=1024
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 	-include $work/inc/sysconfdir.h -I$inc -I$srcdir/src $pkg_cflags"
 

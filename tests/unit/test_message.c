@@ -704,6 +704,70 @@ test_spool_file(void)
 	buf_release(&stuffed);
 }
 
+/* A spooled body's lines take a fast loop up to each CR: CRLF and lone
+   CR line ends, 8-bit bytes, a NUL and an overlong line far into a
+   spooled body get what they get in memory. */
+static void
+test_spool_mixed(void)
+{
+	struct buf in, want, stuffed;
+	unsigned long lines = 2; /* Subject and the empty line */
+	struct message m;
+	struct error err;
+	char msg[128];
+	size_t i, nul_at;
+
+	buf_init(&in, (size_t)1 << 30);
+	buf_init(&want, (size_t)1 << 30);
+	buf_init(&stuffed, (size_t)1 << 30);
+	buf_addstr(&in, "Subject: mixed\n\n");
+	buf_addstr(&want, "Subject: mixed\r\n\r\n");
+	buf_addstr(&stuffed, "Subject: mixed\r\n\r\n");
+	for (i = 0; want.len < MESSAGE_MEM_MAX + 200000; i++, lines++) {
+		static const char *const ends[] = {"\n", "\r\n", "\r"};
+		const char *dot = i % 3 ? "" : ".";
+
+		buf_printf(&in, "%sline %zu%s", dot, i, ends[i % 3]);
+		buf_printf(&want, "%sline %zu\r\n", dot, i);
+		buf_printf(&stuffed, "%s%sline %zu\r\n", dot, dot, i);
+	}
+	buf_addstr(&in, "end\n");
+	buf_addstr(&want, "end\r\n");
+	buf_addstr(&stuffed, "end\r\n");
+	lines++;
+	/* all ASCII so far, then one 8-bit line */
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK(m.body_fd >= 0);
+	CHECK_INT(m.body_8bit, 0);
+	message_release(&m);
+	buf_addstr(&in, "caf\xc3\xa9\n");
+	buf_addstr(&want, "caf\xc3\xa9\r\n");
+	buf_addstr(&stuffed, "caf\xc3\xa9\r\n");
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), 0);
+	CHECK(m.body_fd >= 0);
+	CHECK_INT(m.body_8bit, 1);
+	CHECK_INT(m.body_len, want.len - 18); /* the header */
+	check_wire_at(
+		__LINE__, &m, want.data, want.len, stuffed.data, stuffed.len);
+	message_release(&m);
+	lines++;
+
+	/* an overlong line: its number; then a NUL: its offset */
+	buf_printf(&in, "%0*d\n", MESSAGE_LINE_MAX + 1, 7);
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), -1);
+	snprintf(msg, sizeof(msg), "line %lu is longer than", lines + 1);
+	CHECK_STR(strstr(err.text, msg) ? msg : err.text, msg);
+	in.len -= MESSAGE_LINE_MAX + 2;
+	nul_at = in.len + 3;
+	buf_append(&in, "abc\0def\n", 8);
+	CHECK_INT(read_input(in.data, in.len, 0, &m, &err), -1);
+	snprintf(msg, sizeof(msg), "NUL byte at offset %zu of", nul_at);
+	CHECK(strstr(err.text, msg) != NULL);
+	buf_release(&in);
+	buf_release(&want);
+	buf_release(&stuffed);
+}
+
 /* The stuffed wire data of m as a reader gives it with spans taken
    where offered, reading cap bytes between them: what smtp sends. */
 static char *
@@ -2213,6 +2277,7 @@ main(int argc, char **argv)
 	test_fields();
 	test_caps();
 	test_spool_file();
+	test_spool_mixed();
 	test_spool_span();
 	test_8bit_far();
 	test_cr_far();
