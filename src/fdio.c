@@ -4,6 +4,8 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -27,6 +29,32 @@ fdio_write_all(int fd, const void *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+fdio_random(void *p, size_t len)
+{
+	unsigned char *b = p;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	while (got < len) {
+		n = getrandom(b + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == len)
+		return 0;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = fdio_pread(fd, b, len, 0);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
 }
 
 ssize_t

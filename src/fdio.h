@@ -16,4 +16,8 @@ int fdio_write_all(int fd, const void *p, size_t len);
    errno. */
 ssize_t fdio_pread(int fd, void *p, size_t len, off_t off);
 
+/* len bytes from the kernel's generator: getrandom(2), or /dev/urandom
+   where that is missing (an old kernel, a seccomp filter). 0, or -1. */
+int fdio_random(void *p, size_t len);
+
 #endif

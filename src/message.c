@@ -54,7 +54,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1477,30 +1476,11 @@ static int
 random_u64(unsigned long long *out, struct error *err)
 {
 	unsigned char b[8];
-	size_t got = 0, i;
-	ssize_t n;
-	int fd;
+	size_t i;
 
-	while (got < sizeof(b)) {
-		n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got < sizeof(b)) {
-		/* no getrandom(2): an old kernel or a seccomp filter */
-		fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : read(fd, b, sizeof(b));
-		if (fd >= 0)
-			close(fd);
-		if (n != (ssize_t)sizeof(b)) {
-			error_set(err, ERR_OS,
-				"no random bytes for the "
-				"Message-ID");
-			return -1;
-		}
+	if (fdio_random(b, sizeof(b)) < 0) {
+		error_set(err, ERR_OS, "no random bytes for the Message-ID");
+		return -1;
 	}
 	*out = 0;
 	for (i = 0; i < sizeof(b); i++)

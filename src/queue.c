@@ -59,7 +59,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -377,17 +376,9 @@ static int
 random_u32(uint32_t *out)
 {
 	unsigned char b[4];
-	size_t got = 0;
-	ssize_t n;
 
-	while (got < sizeof(b)) {
-		n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
+	if (fdio_random(b, sizeof(b)) < 0)
+		return -1;
 	*out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
 	       (uint32_t)b[2] << 8 | b[3];
 	return 0;
@@ -406,8 +397,6 @@ id_is_taken(const struct queue *q, const char *id)
 	       fstatat(q->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Pick an id, create tmp/ID and lock it: queue_clean_tmp leaves locked
-   files alone, so a slow writer is never cleaned away. */
 /* Remove tmp file name when no writer holds it; 1 when it is gone. */
 static int
 tmp_stale(const struct queue *q, const char *name)
@@ -457,6 +446,8 @@ tmp_create_as(const struct queue *q, struct queue_entry *e, struct error *err)
 	return -2;
 }
 
+/* Pick an id, create tmp/ID and lock it: queue_clean_tmp leaves locked
+   files alone, so a slow writer is never cleaned away. */
 static int
 tmp_create(const struct queue *q, struct queue_entry *e, struct error *err)
 {
