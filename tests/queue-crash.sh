@@ -16,13 +16,11 @@ ITER=${QUEUE_CRASH_ITERATIONS:-400}
 SEED=${QUEUE_CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 unset XDG_STATE_HOME XDG_CONFIG_HOME
 w=$(mktemp -d) || exit 99
-sinkpid='' vpid=''
+vpid=''
+. "$POSTIE_SRCDIR/tests/queue/sink.sh"
 cleanup() {
 	[ -n "$vpid" ] && kill -9 "$vpid" 2>/dev/null
-	if [ -n "$sinkpid" ]; then
-		kill "$sinkpid" 2>/dev/null
-		wait "$sinkpid" 2>/dev/null
-	fi
+	sink_stop
 	if [ -n "${QUEUE_CRASH_KEEP:-}" ]; then echo "# kept $w"; else rm -rf "$w"; fi
 }
 trap cleanup EXIT
@@ -35,17 +33,7 @@ Q=$HOME/.local/state/postie/queue
 echo "1..8"
 echo "# seed $SEED (QUEUE_CRASH_SEED=$SEED to repeat the delays)"
 
-"$PY" "$SINK" "$w/sink" "$w/port" </dev/null >/dev/null 2>"$w/sink.err" &
-sinkpid=$!
-i=0
-while [ ! -s "$w/port" ]; do
-	i=$((i + 1))
-	if [ $i -gt 200 ]; then
-		echo "Bail out! the sink did not start: $(cat "$w/sink.err")"
-		exit 99
-	fi
-	sleep 0.05
-done
+sink_start "$w/sink" "$w/port" "$w/sink.err"
 reject='"rcpt": {"match": "reject@", "reply": "550 5.1.1 no such user"}'
 printf '{"eod_delay": [0, 0.02], %s}\n' "$reject" >"$w/sink/rules.json"
 
@@ -56,7 +44,7 @@ conf() {
 	printf 'from sender@client.test\ndomain client.test\ntimeout 5\n' >>"$w/$1"
 	chmod 600 "$w/$1"
 }
-conf up.conf "$(cat "$w/port")"
+conf up.conf "$PORT"
 conf down.conf "$("$PY" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 

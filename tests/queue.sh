@@ -10,15 +10,9 @@ PY=${PYTHON3:-python3}
 SINK=$POSTIE_SRCDIR/tests/queue/sink.py
 unset XDG_STATE_HOME XDG_CONFIG_HOME
 top=$(mktemp -d) || exit 99
-sinkpid='' id='' gid='' rc=0
-stop_sink() {
-	if [ -n "$sinkpid" ]; then
-		kill "$sinkpid" 2>/dev/null
-		wait "$sinkpid" 2>/dev/null
-		sinkpid=
-	fi
-}
-trap 'stop_sink; rm -rf "$top"' EXIT
+id='' gid='' rc=0
+. "$POSTIE_SRCDIR/tests/queue/sink.sh"
+trap 'sink_stop; rm -rf "$top"' EXIT
 trap 'exit 130' INT TERM HUP
 
 # fresh NAME: a new work dir $w with its own HOME and TMPDIR; $Q is the queue.
@@ -31,22 +25,9 @@ fresh() {
 }
 
 start_sink() {
-	stop_sink
 	S=$w/sink
 	mkdir -p "$S" || exit 99
-	rm -f "$w/port"
-	"$PY" "$SINK" "$S" "$w/port" </dev/null >/dev/null 2>"$w/sink.err" &
-	sinkpid=$!
-	i=0
-	while [ ! -s "$w/port" ]; do
-		i=$((i + 1))
-		if [ $i -gt 200 ]; then
-			echo "Bail out! the sink did not start: $(cat "$w/sink.err")"
-			exit 99
-		fi
-		sleep 0.05
-	done
-	PORT=$(cat "$w/port")
+	sink_start "$S" "$w/port" "$w/sink.err"
 }
 
 # A port nothing listens on: bound, then closed.
@@ -262,7 +243,7 @@ p -i rcpt@example.org <"$w/full"
 t "relay back: -q delivers both exactly as queued, the queue is empty" \
 	c_back_delivers
 t "a second -q sends nothing more" c_back_once
-stop_sink
+sink_stop
 
 # --- the next message drains the queue in its session ----------------------
 c_drain() {
@@ -277,7 +258,7 @@ c_drain() {
 	[ "$(nsessions)" -eq 1 ] || { bad "$(nsessions) sessions, want 1"; return; }
 	[ "$(nentries)" -eq 0 ] || bad "$(nentries) entries left"
 }
-stop_sink
+sink_stop
 fresh drain
 t "an ordinary send takes two queued entries along in its one session" c_drain
 
@@ -328,7 +309,7 @@ c_queue_on() {
 	[ $rc -eq 0 ] && [ "$(nentries)" -eq 1 ] || bad "exit $rc, $(nentries) entries"
 }
 t "queue off with --queue: queued, exit 0" c_queue_on
-stop_sink
+sink_stop
 
 # --- hang-ups and timeouts are temporary too ------------------------------
 # c_hangup STAGE: the sink hangs up there: queued; then -q delivers it once.
@@ -344,7 +325,7 @@ c_hangup() {
 	[ $rc -eq 0 ] || { bad "-q exit $rc"; return; }
 	[ "$(nmsgs)" -eq 1 ] && [ "$(nentries)" -eq 0 ] ||
 		bad "$(nmsgs) delivered, $(nentries) entries left"
-	stop_sink
+	sink_stop
 }
 t "the server hangs up instead of greeting: queued, then -q delivers it once" \
 	c_hangup greeting
@@ -357,7 +338,7 @@ c_timeout() {
 	rules '{"eod_delay": 3}'
 	send "timeout" rcpt@example.org
 	[ $rc -eq 0 ] && [ -n "$(queued_id)" ] || bad "exit $rc, not queued"
-	stop_sink
+	sink_stop
 }
 t "no reply to the end of data within the timeout: queued, exit 0" c_timeout
 
@@ -423,7 +404,7 @@ c_params() {
 }
 fresh params
 t "sender, DSN (NOTIFY, RET, ENVID) and BODY survive the queue" c_params
-stop_sink
+sink_stop
 
 # --- the queue delivers the bytes a direct send delivers -------------------
 # c_same FILE: FILE sent directly, then queued and flushed: the sink gets the
@@ -440,7 +421,7 @@ c_same() {
 	p -q </dev/null
 	[ $rc -eq 0 ] || { bad "-q: exit $rc"; return; }
 	why=$(sinkq same) || return
-	stop_sink
+	sink_stop
 }
 fresh same-dots
 # ~300 KB of lines that start with dots, of every length around the reads'
@@ -484,7 +465,7 @@ c_accounts() {
 }
 fresh accounts
 t "-q over two accounts: one session each, all four delivered" c_accounts
-stop_sink
+sink_stop
 c_gone() {
 	conf2 "$(dead_port)"
 	send "gone" -a other rcpt@example.org
@@ -497,7 +478,7 @@ c_gone() {
 }
 fresh gone
 t "an entry whose account is gone from the config: -q exits 78, it stays" c_gone
-stop_sink
+sink_stop
 
 # --- -q with nothing to do ------------------------------------------------
 c_nothing() {
@@ -512,7 +493,7 @@ c_nothing() {
 }
 fresh nothing
 t "-q with nothing queued: exit 0, silent, no connection" c_nothing
-stop_sink
+sink_stop
 
 # --- permanent failure in a flush: failed/ and a bounce -------------------
 # c_giveup LINE: queue "giveup" with the relay down (conf LINE), then -q.
@@ -537,10 +518,10 @@ c_giveup() {
 	why=$(sinkq bounce "giveup $w" rcpt@example.org) || return
 	[ "$(nsessions)" -eq 1 ] || bad "$(nsessions) sessions, want 1 (the bounce rides along)"
 }
-stop_sink
+sink_stop
 fresh giveup
 t "5xx during -q: failed/, exit 0, a multipart/report bounce to the sender" c_giveup
-stop_sink
+sink_stop
 fresh expire
 c_expire() {
 	c_giveup "queue_lifetime 1s" || return
@@ -568,7 +549,7 @@ c_stays() {
 		{ bad "-bp: not attempts 2 with the 452"; return; }
 	[ "$(nmsgs)" -eq 0 ] && [ -f "$Q/$sid" ] || bad "delivered or moved"
 }
-stop_sink
+sink_stop
 fresh stays
 t "4xx during -q: stays queued, attempts 2, exit 75 with the count line" c_stays
 c_cut() {
@@ -589,7 +570,7 @@ c_cut() {
 	why=$(sinkq unique 5) || return
 	[ "$(nentries)" -eq 0 ] || bad "$(nentries) left"
 }
-stop_sink
+sink_stop
 fresh cut
 t "the relay hangs up after 2 of 5: a new session takes the 2 not reached, the one cut stays (exit 75); the next -q sends it" c_cut
 c_nullsender() {
@@ -604,12 +585,12 @@ c_nullsender() {
 	[ -f "$Q/failed/$nid" ] || { bad "not in failed/"; return; }
 	[ "$(nmsgs)" -eq 0 ] || bad "the sink got $(nmsgs) messages (a bounce of a bounce?)"
 }
-stop_sink
+sink_stop
 fresh nullsender
 t "a message from <> given up: failed/, no report" c_nullsender
 
 # --- -qI, -qR, -qS -------------------------------------------------------
-stop_sink
+sink_stop
 fresh select
 conf "$(dead_port)"
 send "sel A" alpha@example.org
@@ -644,7 +625,7 @@ c_delete() {
 	p --queue-delete "$d1" </dev/null
 	[ $rc -eq 64 ] || bad "deleting it again: exit $rc, want 64"
 }
-stop_sink
+sink_stop
 fresh delete
 t "--queue-delete ID removes that entry only; an unknown id exits 64" c_delete
 c_retry() {
@@ -657,7 +638,7 @@ c_retry() {
 	[ ! -e "$Q/failed/$gid" ] && [ "$(nentries)" -eq 0 ] || { bad "not removed"; return; }
 	queue_empty || bad "-bp does not say 'Mail queue is empty'"
 }
-stop_sink
+sink_stop
 fresh retry
 t "--queue-retry ID on a failed entry delivers it" c_retry
 
@@ -685,10 +666,10 @@ c_concurrent() {
 	why=$(sinkq unique 100) || return
 	[ "$(nentries)" -eq 0 ] || bad "$(nentries) entries left"
 }
-stop_sink
+sink_stop
 fresh concurrent
 t "two -q at once over 100 entries: each delivered exactly once" c_concurrent
-stop_sink
+sink_stop
 
 # --- --files: 100 messages, one session ---------------------------------
 fresh files
@@ -735,13 +716,13 @@ c_files_temp() {
 start_sink
 conf "$PORT"
 t "--files with 100 files: 100 messages in one session, exit 0" c_files
-stop_sink
+sink_stop
 t "--files, one recipient refused: the other 99 arrive, exit 67, the file named" \
 	c_files_refused
 fresh files-temp
 mv "$top/files/f" "$w/f" || exit 99
 t "--files, one recipient 451: queued, the other 99 arrive, exit 0" c_files_temp
-stop_sink
+sink_stop
 
 # The sink itself must not have failed (a traceback would be its bug, or
 # postie sending what it cannot parse).

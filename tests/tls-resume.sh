@@ -16,15 +16,9 @@ command -v certtool >/dev/null || {
 	exit 0
 }
 top=$(mktemp -d) || exit 99
-sinkpid='' rc=0
-stop_sink() {
-	if [ -n "$sinkpid" ]; then
-		kill "$sinkpid" 2>/dev/null
-		wait "$sinkpid" 2>/dev/null
-		sinkpid=
-	fi
-}
-trap 'stop_sink; rm -rf "$top"' EXIT
+rc=0
+. "$POSTIE_SRCDIR/tests/queue/sink.sh"
+trap 'sink_stop; rm -rf "$top"' EXIT
 trap 'exit 130' INT TERM HUP
 
 C=$top/certs
@@ -40,21 +34,7 @@ S=$w/sink
 
 # start_sink CERT: the sink with CERT.pem / CERT.key, a new ticket key.
 start_sink() {
-	stop_sink
-	rm -f "$w/port"
-	"$PY" "$SINK" "$S" "$w/port" "$C/$1.pem" "$C/$1.key" </dev/null \
-		>/dev/null 2>>"$w/sink.err" &
-	sinkpid=$!
-	i=0
-	while [ ! -s "$w/port" ]; do
-		i=$((i + 1))
-		if [ $i -gt 200 ]; then
-			echo "Bail out! the sink did not start: $(cat "$w/sink.err")"
-			exit 99
-		fi
-		sleep 0.05
-	done
-	PORT=$(cat "$w/port")
+	sink_start "$S" "$w/port" "$w/sink.err" "$C/$1.pem" "$C/$1.key"
 	CACHE=$HOME/.cache/postie/tls/localhost:$PORT
 }
 
@@ -240,7 +220,7 @@ t "a symbolic link in its place is not followed" c_symlink
 t "XDG_CACHE_HOME is used when set" c_xdg
 t "-S keeps no session" c_serverinfo
 t "another server on the port: the kept session fails, the check runs: 69" c_other_server
-stop_sink
+sink_stop
 
 c_sink_clean() {
 	errs=$(cat "$w/sink.err")
