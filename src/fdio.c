@@ -5,10 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdio.h"
+#include "xmalloc.h"
 
 int
 fdio_write_all(int fd, const void *p, size_t len)
@@ -29,6 +33,28 @@ fdio_write_all(int fd, const void *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+fdio_mkdirs(const char *path, size_t len, size_t *failed)
+{
+	char *p = xstrndup(path, len);
+	size_t i;
+	int rc = 0;
+
+	for (i = 1; i <= len && rc == 0; i++) {
+		if (i < len && p[i] != '/')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			*failed = i;
+			rc = -1;
+		}
+		if (i < len)
+			p[i] = '/';
+	}
+	free(p);
+	return rc;
 }
 
 int

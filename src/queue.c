@@ -174,27 +174,13 @@ queue_unlock(struct queue_entry *e)
 static int
 dir_make_parents(const char *dir, struct error *err)
 {
-	char *p = xstrdup(dir), *s, c;
-	int rc = -1;
+	size_t failed;
 
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			error_set(err, ERR_CANTCREAT, "cannot create %s: %s", p,
-				strerror(errno));
-			goto out;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	rc = 0;
-out:
-	free(p);
-	return rc;
+	if (fdio_mkdirs(dir, strlen(dir), &failed) == 0)
+		return 0;
+	error_set(err, ERR_CANTCREAT, "cannot create %.*s: %s", (int)failed,
+		dir, strerror(errno));
+	return -1;
 }
 
 /* The messages are private: nobody else may list or enter the queue. */

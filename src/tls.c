@@ -932,21 +932,6 @@ tls_resume_load(struct tls *t)
 	buf_release(&b);
 }
 
-/* mkdir -p for the file's directory, 0700 where it makes one. */
-static void
-tls_resume_mkdirs(const char *file)
-{
-	char *dir = xstrdup(file), *p;
-
-	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			break;
-		*p = '/';
-	}
-	free(dir);
-}
-
 /* Keep the session's latest ticket (TLS 1.3 only: a TLS 1.2 resumption
    would weaken tls-unique channel binding) for the next connection:
    written whole to a 0600 temporary file, then renamed over the old. */
@@ -955,6 +940,8 @@ tls_resume_save(struct tls *t)
 {
 	gnutls_datum_t d = {NULL, 0};
 	struct buf tmp, head;
+	const char *slash;
+	size_t failed;
 	int fd, ok;
 
 	if (!t->resume_file || !t->verified || !t->handshake_done ||
@@ -963,7 +950,10 @@ tls_resume_save(struct tls *t)
 			GNUTLS_SFLAGS_SESSION_TICKET) ||
 		gnutls_session_get_data2(t->session, &d) < 0)
 		return;
-	tls_resume_mkdirs(t->resume_file);
+	slash = strrchr(t->resume_file, '/');
+	if (slash)
+		(void)fdio_mkdirs(t->resume_file,
+			(size_t)(slash - t->resume_file), &failed);
 	buf_init(&tmp, (size_t)-1);
 	buf_init(&head, (size_t)-1);
 	buf_printf(&tmp, "%s.XXXXXX", t->resume_file);
